@@ -66,9 +66,8 @@ impl Compression {
             Self::None => Ok(data.to_vec()),
             Self::Lz4 => {
                 let mut out = vec![0u8; raw_size];
-                let written = lz4_flex::block::decompress_into(data, &mut out).map_err(|error| {
-                    CodecError::SizeMismatch { claimed: raw_size, reason: error.to_string() }
-                })?;
+                let written = lz4_flex::block::decompress_into(data, &mut out)
+                    .map_err(|error| CodecError::SizeMismatch { claimed: raw_size, reason: error.to_string() })?;
                 if written != raw_size {
                     return Err(CodecError::SizeMismatch {
                         claimed: raw_size,

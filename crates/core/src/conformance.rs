@@ -20,8 +20,15 @@ pub async fn object_store(store: &dyn ObjectStore, namespace: &str) {
     store.put(&key("a/one.seg"), Bytes::from_static(b"hello world"), PutMode::Create).await.unwrap();
     assert_eq!(store.get(&key("a/one.seg")).await.unwrap(), Bytes::from_static(b"hello world"));
     let conflict = store.put(&key("a/one.seg"), Bytes::from_static(b"other"), PutMode::Create).await;
-    assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "create over an existing key must conflict: {conflict:?}");
-    assert_eq!(store.get(&key("a/one.seg")).await.unwrap(), Bytes::from_static(b"hello world"), "a failed create must not change the object");
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict { .. })),
+        "create over an existing key must conflict: {conflict:?}"
+    );
+    assert_eq!(
+        store.get(&key("a/one.seg")).await.unwrap(),
+        Bytes::from_static(b"hello world"),
+        "a failed create must not change the object"
+    );
     store.put(&key("a/one.seg"), Bytes::from_static(b"replaced"), PutMode::Overwrite).await.unwrap();
     assert_eq!(store.get(&key("a/one.seg")).await.unwrap(), Bytes::from_static(b"replaced"));
 
@@ -118,17 +125,41 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
 
     // Transactions: all or nothing, conflict index, distinct keys, size limit.
     let ops = vec![
-        WriteOp::Put { pk: pk("t"), sk: "x".into(), value: b"x".to_vec(), expires_at: None, condition: Condition::Absent },
-        WriteOp::Put { pk: pk("p"), sk: "a".into(), value: b"5".to_vec(), expires_at: None, condition: Condition::Version(4) },
+        WriteOp::Put {
+            pk: pk("t"),
+            sk: "x".into(),
+            value: b"x".to_vec(),
+            expires_at: None,
+            condition: Condition::Absent,
+        },
+        WriteOp::Put {
+            pk: pk("p"),
+            sk: "a".into(),
+            value: b"5".to_vec(),
+            expires_at: None,
+            condition: Condition::Version(4),
+        },
         WriteOp::Check { pk: pk("p"), sk: "missing".into(), condition: Condition::Absent },
     ];
     store.transact(ops).await.unwrap();
     assert_eq!(store.get(&pk("p"), "a").await.unwrap().unwrap().version, 5);
     assert!(store.get(&pk("t"), "x").await.unwrap().is_some());
     let failing = vec![
-        WriteOp::Put { pk: pk("t"), sk: "y".into(), value: b"y".to_vec(), expires_at: None, condition: Condition::Absent },
+        WriteOp::Put {
+            pk: pk("t"),
+            sk: "y".into(),
+            value: b"y".to_vec(),
+            expires_at: None,
+            condition: Condition::Absent,
+        },
         WriteOp::Delete { pk: pk("t"), sk: "x".into(), condition: Condition::Always },
-        WriteOp::Put { pk: pk("p"), sk: "a".into(), value: b"6".to_vec(), expires_at: None, condition: Condition::Version(4) },
+        WriteOp::Put {
+            pk: pk("p"),
+            sk: "a".into(),
+            value: b"6".to_vec(),
+            expires_at: None,
+            condition: Condition::Version(4),
+        },
     ];
     match store.transact(failing).await {
         Err(StoreError::Conflict { index }) => assert!(index.is_none() || index == Some(2), "index {index:?}"),
@@ -179,14 +210,30 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
     put("race", "counter", "0", Condition::Absent).await.unwrap();
     let racers = (0..8).map(|i| {
         let op = vec![
-            WriteOp::Put { pk: pk("race"), sk: "counter".into(), value: format!("{i}").into_bytes(), expires_at: None, condition: Condition::Version(1) },
-            WriteOp::Put { pk: pk("race"), sk: format!("claim-{i}"), value: Vec::new(), expires_at: None, condition: Condition::Absent },
+            WriteOp::Put {
+                pk: pk("race"),
+                sk: "counter".into(),
+                value: format!("{i}").into_bytes(),
+                expires_at: None,
+                condition: Condition::Version(1),
+            },
+            WriteOp::Put {
+                pk: pk("race"),
+                sk: format!("claim-{i}"),
+                value: Vec::new(),
+                expires_at: None,
+                condition: Condition::Absent,
+            },
         ];
         store.transact(op)
     });
     let results = join_all(racers).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "one transaction must win: {results:?}");
-    assert_eq!(store.query(Query::prefix(pk("race"), "claim-")).await.unwrap().len(), 1, "only the winner's writes land");
+    assert_eq!(
+        store.query(Query::prefix(pk("race"), "claim-")).await.unwrap().len(),
+        1,
+        "only the winner's writes land"
+    );
 
     // Invalid requests.
     assert!(matches!(store.get("", "a").await, Err(StoreError::Invalid(_))));

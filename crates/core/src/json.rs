@@ -48,7 +48,8 @@ fn group_from_json(value: &Value, now: u32) -> Result<LogGroup, JsonError> {
             "__source__" => group.source = Some(text_of(value)),
             "__tags__" => {
                 let tags = value.as_object().ok_or_else(|| JsonError("__tags__ must be an object".into()))?;
-                group.log_tags = tags.iter().map(|(key, value)| LogTag { key: key.clone(), value: text_of(value) }).collect();
+                group.log_tags =
+                    tags.iter().map(|(key, value)| LogTag { key: key.clone(), value: text_of(value) }).collect();
             }
             "__logs__" => {
                 let logs = value.as_array().ok_or_else(|| JsonError("__logs__ must be an array".into()))?;
@@ -56,7 +57,11 @@ fn group_from_json(value: &Value, now: u32) -> Result<LogGroup, JsonError> {
                     group.logs.push(log_from_json(index, log, now)?);
                 }
             }
-            other => return Err(JsonError(format!("unknown field '{other}' (use __topic__, __source__, __tags__, __logs__)"))),
+            other => {
+                return Err(JsonError(format!(
+                    "unknown field '{other}' (use __topic__, __source__, __tags__, __logs__)"
+                )));
+            }
         }
     }
     if group.logs.is_empty() {
@@ -93,7 +98,8 @@ pub fn group_to_json(group: &LogGroup) -> Value {
     let mut object = Map::new();
     object.insert("__topic__".into(), Value::String(group.topic.clone().unwrap_or_default()));
     object.insert("__source__".into(), Value::String(group.source.clone().unwrap_or_default()));
-    let tags: Map<String, Value> = group.log_tags.iter().map(|tag| (tag.key.clone(), Value::String(tag.value.clone()))).collect();
+    let tags: Map<String, Value> =
+        group.log_tags.iter().map(|tag| (tag.key.clone(), Value::String(tag.value.clone()))).collect();
     object.insert("__tags__".into(), Value::Object(tags));
     let logs = group
         .logs

@@ -16,14 +16,8 @@ pub const MAX_KEY_BYTES: usize = 128;
 /// Largest content or tag value, in bytes (1 MiB).
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// Content keys the service reserves for itself.
-pub const RESERVED_KEYS: [&str; 6] = [
-    "__time__",
-    "__source__",
-    "__topic__",
-    "__partition_time__",
-    "_extract_others_",
-    "__extract_others__",
-];
+pub const RESERVED_KEYS: [&str; 6] =
+    ["__time__", "__source__", "__topic__", "__partition_time__", "_extract_others_", "__extract_others__"];
 /// How tags are named in flat views of a log (`__tag__:hostname`).
 pub const TAG_PREFIX: &str = "__tag__:";
 
@@ -211,22 +205,13 @@ mod tests {
         assert!(group_with("status", "200").validate().is_ok());
         assert!(group_with("_private_9", "x").validate().is_ok());
         assert!(matches!(group_with("", "x").validate(), Err(ModelError::KeyEmpty { log: 0 })));
-        assert!(matches!(
-            group_with(&"k".repeat(129), "x").validate(),
-            Err(ModelError::KeyTooLong { .. })
-        ));
+        assert!(matches!(group_with(&"k".repeat(129), "x").validate(), Err(ModelError::KeyTooLong { .. })));
         assert!(group_with(&"k".repeat(128), "x").validate().is_ok());
         assert!(matches!(group_with("a-b", "x").validate(), Err(ModelError::KeyInvalidChar { .. })));
         assert!(matches!(group_with("tag:x", "x").validate(), Err(ModelError::KeyInvalidChar { .. })));
-        assert!(matches!(
-            group_with("1abc", "x").validate(),
-            Err(ModelError::KeyStartsWithDigit { .. })
-        ));
+        assert!(matches!(group_with("1abc", "x").validate(), Err(ModelError::KeyStartsWithDigit { .. })));
         for reserved in RESERVED_KEYS {
-            assert!(matches!(
-                group_with(reserved, "x").validate(),
-                Err(ModelError::KeyReserved { .. })
-            ));
+            assert!(matches!(group_with(reserved, "x").validate(), Err(ModelError::KeyReserved { .. })));
         }
         assert!(group_with("k", &"v".repeat(MAX_VALUE_BYTES)).validate().is_ok());
         assert!(matches!(

@@ -19,12 +19,16 @@ pub fn validate_project(name: &str) -> Result<(), NameError> {
 /// A logstore name: 2-63 characters of lowercase letters, digits, `-` and `_`, starting and ending
 /// with a letter or digit (SLS's rule).
 pub fn validate_logstore(name: &str) -> Result<(), NameError> {
-    check(name, "logstore", 2, 63, |b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-    })
+    check(name, "logstore", 2, 63, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn check(name: &str, kind: &'static str, min: usize, max: usize, allowed: impl Fn(u8) -> bool) -> Result<(), NameError> {
+fn check(
+    name: &str,
+    kind: &'static str,
+    min: usize,
+    max: usize,
+    allowed: impl Fn(u8) -> bool,
+) -> Result<(), NameError> {
     let error = |rule| Err(NameError { kind, name: name.to_owned(), rule });
     let bytes = name.as_bytes();
     if bytes.len() < min || bytes.len() > max {

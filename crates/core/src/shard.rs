@@ -46,7 +46,9 @@ impl HashRange {
 /// Turns a route key into a point of the hash space: 32 hex digits are taken as they are (the
 /// MD5 an SLS producer computes); any other string is MD5-hashed first.
 pub fn hash_key(key: &str) -> u128 {
-    if key.len() == 32 && let Ok(value) = u128::from_str_radix(key, 16) {
+    if key.len() == 32
+        && let Ok(value) = u128::from_str_radix(key, 16)
+    {
         return value;
     }
     u128::from_be_bytes(Md5::digest(key.as_bytes()).into())
@@ -55,9 +57,7 @@ pub fn hash_key(key: &str) -> u128 {
 /// The shard among `count` that holds `key`.
 pub fn shard_for_key(key: &str, count: u32) -> u32 {
     let point = hash_key(key);
-    (0..count)
-        .find(|index| HashRange::of_shard(*index, count).contains(point))
-        .unwrap_or(count - 1)
+    (0..count).find(|index| HashRange::of_shard(*index, count).contains(point)).unwrap_or(count - 1)
 }
 
 #[cfg(test)]

@@ -64,7 +64,12 @@ impl Engine {
     pub async fn create_project(&self, name: &str, settings: ProjectSettings) -> Result<ProjectRecord> {
         validate_project(name)?;
         let now = self.now();
-        let record = ProjectRecord { name: name.to_owned(), description: settings.description, create_time: now, last_modify_time: now };
+        let record = ProjectRecord {
+            name: name.to_owned(),
+            description: settings.description,
+            create_time: now,
+            last_modify_time: now,
+        };
         match self.meta.put(keys::PROJECTS, name, records::encode(&record), None, Condition::Absent).await {
             Ok(_) => Ok(record),
             Err(StoreError::Conflict { .. }) => Err(EngineError::ProjectAlreadyExist(name.to_owned())),
@@ -88,7 +93,10 @@ impl Engine {
             let mut record: ProjectRecord = records::decode("project", &item.value)?;
             record.description = settings.description.clone();
             record.last_modify_time = self.now();
-            let written = self.meta.put(keys::PROJECTS, name, records::encode(&record), None, Condition::Version(item.version)).await;
+            let written = self
+                .meta
+                .put(keys::PROJECTS, name, records::encode(&record), None, Condition::Version(item.version))
+                .await;
             match written {
                 Ok(_) => return Ok(record),
                 Err(StoreError::Conflict { .. }) => continue,
@@ -101,7 +109,12 @@ impl Engine {
     pub async fn list_projects(&self, offset: usize, size: usize) -> Result<(Vec<ProjectRecord>, usize)> {
         let items = self.meta.query(Query::partition(keys::PROJECTS)).await?;
         let total = items.len();
-        let page = items.iter().skip(offset).take(size).map(|item| records::decode("project", &item.value)).collect::<Result<_>>()?;
+        let page = items
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|item| records::decode("project", &item.value))
+            .collect::<Result<_>>()?;
         Ok((page, total))
     }
 
@@ -116,7 +129,12 @@ impl Engine {
     }
 
     /// Creates a logstore in an existing project.
-    pub async fn create_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> Result<LogstoreRecord> {
+    pub async fn create_logstore(
+        &self,
+        project: &str,
+        name: &str,
+        settings: LogstoreSettings,
+    ) -> Result<LogstoreRecord> {
         self.project(project).await?;
         validate_logstore(name)?;
         settings.validate()?;
@@ -151,7 +169,12 @@ impl Engine {
     }
 
     /// Updates a logstore's ttl and flags. The shard count cannot change (no split/merge yet).
-    pub async fn update_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> Result<LogstoreRecord> {
+    pub async fn update_logstore(
+        &self,
+        project: &str,
+        name: &str,
+        settings: LogstoreSettings,
+    ) -> Result<LogstoreRecord> {
         settings.validate()?;
         loop {
             self.logstore(project, name).await?;
@@ -201,7 +224,10 @@ impl Engine {
 
     async fn purge_incarnation(&self, project: &str, record: &LogstoreRecord) -> Result<()> {
         let incarnation = &record.incarnation;
-        let mut partitions = vec![keys::heads(project, &record.name, incarnation), keys::idempotency(project, &record.name, incarnation)];
+        let mut partitions = vec![
+            keys::heads(project, &record.name, incarnation),
+            keys::idempotency(project, &record.name, incarnation),
+        ];
         for shard in 0..record.shard_count {
             partitions.push(keys::segments(project, &record.name, incarnation, shard));
             partitions.push(keys::segment_times(project, &record.name, incarnation, shard));

@@ -66,7 +66,8 @@ impl Batch {
         self.min_time = self.min_time.min(min_time);
         self.max_time = self.max_time.max(max_time);
         self.log_count += group.logs.len() as u64;
-        self.group_sizes.push(u32::try_from(bytes.len()).map_err(|_| EngineError::TooLarge("log group over 4 GiB".into()))?);
+        self.group_sizes
+            .push(u32::try_from(bytes.len()).map_err(|_| EngineError::TooLarge("log group over 4 GiB".into()))?);
         if self.raw.is_empty() {
             self.raw = bytes;
         } else {
@@ -105,9 +106,8 @@ pub struct PutOutcome {
 const MAX_COMMIT_ATTEMPTS: usize = 1000;
 
 fn validate_idempotency_key(key: &str) -> Result<()> {
-    let ok = !key.is_empty()
-        && key.len() <= 128
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    let ok =
+        !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -164,7 +164,15 @@ impl Engine {
         self.objects.put(&object_key, Bytes::from(object), PutMode::Create).await?;
 
         let committed = self
-            .commit(project, &record, shard, &batch, &object_key, stored_bytes, idempotency_key.map(|key| (idempotency_pk.as_str(), key)))
+            .commit(
+                project,
+                &record,
+                shard,
+                &batch,
+                &object_key,
+                stored_bytes,
+                idempotency_key.map(|key| (idempotency_pk.as_str(), key)),
+            )
             .await;
         match committed {
             Ok(Some(outcome)) => Ok(outcome),
@@ -218,7 +226,9 @@ impl Engine {
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let current = self.meta.get(&heads_pk, &shard_sk).await?;
             let (head, condition) = match &current {
-                Some(item) => (records::decode::<ShardHead>("shard head", &item.value)?, Condition::Version(item.version)),
+                Some(item) => {
+                    (records::decode::<ShardHead>("shard head", &item.value)?, Condition::Version(item.version))
+                }
                 None => (ShardHead::default(), Condition::Absent),
             };
             let receive_time = self.now().max(head.last_receive_time);
@@ -240,7 +250,13 @@ impl Engine {
                 last_receive_time: receive_time,
             };
             let mut ops = vec![
-                WriteOp::Put { pk: heads_pk.clone(), sk: shard_sk.clone(), value: records::encode(&next), expires_at: None, condition },
+                WriteOp::Put {
+                    pk: heads_pk.clone(),
+                    sk: shard_sk.clone(),
+                    value: records::encode(&next),
+                    expires_at: None,
+                    condition,
+                },
                 WriteOp::Put {
                     pk: keys::segments(project, &record.name, incarnation, shard),
                     sk: keys::position_sk(segment.position),

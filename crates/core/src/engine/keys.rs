@@ -64,7 +64,14 @@ pub fn shard_prefix(project: &str, logstore: &str, incarnation: &str, shard: u32
 
 /// Object key of a new segment: written time first, so a listing is in write order and orphan
 /// collection can tell old objects by name.
-pub fn segment_object(project: &str, logstore: &str, incarnation: &str, shard: u32, written: i64, unique: &str) -> String {
+pub fn segment_object(
+    project: &str,
+    logstore: &str,
+    incarnation: &str,
+    shard: u32,
+    written: i64,
+    unique: &str,
+) -> String {
     format!("{}{:012}-{unique}.seg", shard_prefix(project, logstore, incarnation, shard), written.max(0))
 }
 

@@ -57,7 +57,8 @@ impl Engine {
     }
 
     async fn head(&self, project: &str, record: &LogstoreRecord, shard: u32) -> Result<ShardHead> {
-        let item = self.meta.get(&keys::heads(project, &record.name, &record.incarnation), &keys::shard_sk(shard)).await?;
+        let item =
+            self.meta.get(&keys::heads(project, &record.name, &record.incarnation), &keys::shard_sk(shard)).await?;
         match item {
             Some(item) => records::decode("shard head", &item.value),
             None => Ok(ShardHead::default()),
@@ -65,7 +66,13 @@ impl Engine {
     }
 
     /// The position of the first segment received at or after `time` and not expired.
-    async fn position_from_time(&self, project: &str, record: &LogstoreRecord, shard: u32, time: i64) -> Result<Option<u64>> {
+    async fn position_from_time(
+        &self,
+        project: &str,
+        record: &LogstoreRecord,
+        shard: u32,
+        time: i64,
+    ) -> Result<Option<u64>> {
         let floor = match record.expiry_cutoff(self.now()) {
             Some(cutoff) => time.max(cutoff),
             None => time,
@@ -85,7 +92,9 @@ impl Engine {
         let head = self.head(project, &record, shard).await?;
         let position = match from {
             CursorFrom::End => head.next_position,
-            CursorFrom::Begin => self.position_from_time(project, &record, shard, 0).await?.unwrap_or(head.next_position),
+            CursorFrom::Begin => {
+                self.position_from_time(project, &record, shard, 0).await?.unwrap_or(head.next_position)
+            }
             CursorFrom::Time(time) => {
                 self.position_from_time(project, &record, shard, time).await?.unwrap_or(head.next_position)
             }
@@ -94,9 +103,16 @@ impl Engine {
     }
 
     /// The segment holding `position`, or else the first one after it.
-    async fn segment_at(&self, project: &str, record: &LogstoreRecord, shard: u32, position: u64) -> Result<Option<SegmentRecord>> {
+    async fn segment_at(
+        &self,
+        project: &str,
+        record: &LogstoreRecord,
+        shard: u32,
+        position: u64,
+    ) -> Result<Option<SegmentRecord>> {
         let pk = keys::segments(project, &record.name, &record.incarnation, shard);
-        let at_or_before = Query::partition(pk.clone()).to(Bound::Included(keys::position_sk(position))).reversed().limit(1);
+        let at_or_before =
+            Query::partition(pk.clone()).to(Bound::Included(keys::position_sk(position))).reversed().limit(1);
         if let Some(item) = self.meta.query(at_or_before).await?.first() {
             let segment: SegmentRecord = records::decode("segment", &item.value)?;
             if segment.end_position() > position {
@@ -152,7 +168,9 @@ impl Engine {
         let record = self.shard_of(project, logstore, shard).await?;
         let head = self.head(project, &record, shard).await?;
         if start > head.next_position {
-            return Err(EngineError::CursorOutOfRange(format!("cursor {cursor_text} is past the end of shard {shard}")));
+            return Err(EngineError::CursorOutOfRange(format!(
+                "cursor {cursor_text} is past the end of shard {shard}"
+            )));
         }
         let stop = end_requested.map_or(head.next_position, |end| end.min(head.next_position));
         let cutoff = record.expiry_cutoff(self.now());

@@ -1,7 +1,7 @@
 //! The metadata records the engine stores, as JSON values of [`crate::store::Item`]s.
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::{EngineError, Result};
 

@@ -49,7 +49,14 @@ impl Engine {
         Ok(report)
     }
 
-    async fn sweep_shard(&self, project: &str, record: &LogstoreRecord, shard: u32, cutoff: i64, report: &mut SweepReport) -> Result<()> {
+    async fn sweep_shard(
+        &self,
+        project: &str,
+        record: &LogstoreRecord,
+        shard: u32,
+        cutoff: i64,
+        report: &mut SweepReport,
+    ) -> Result<()> {
         let times_pk = keys::segment_times(project, &record.name, &record.incarnation, shard);
         let segments_pk = keys::segments(project, &record.name, &record.incarnation, shard);
         let expired = Query::partition(times_pk).to(Bound::Excluded(keys::time_floor(cutoff)));
@@ -93,7 +100,9 @@ impl Engine {
                         .query(Query::partition(pk))
                         .await?
                         .iter()
-                        .map(|item| records::decode::<SegmentRecord>("segment", &item.value).map(|segment| segment.object_key))
+                        .map(|item| {
+                            records::decode::<SegmentRecord>("segment", &item.value).map(|segment| segment.object_key)
+                        })
                         .collect::<Result<_>>()?;
                     for object in old.into_iter().filter(|object| !referenced.contains(&object.key)) {
                         self.objects.delete(&object.key).await?;

@@ -72,8 +72,14 @@ fn projects_and_logstores_have_sls_errors() {
     let f = fixture(2, 30);
     let engine = &f.engine;
     block_on(async {
-        assert!(matches!(engine.create_project("proj", ProjectSettings::default()).await, Err(EngineError::ProjectAlreadyExist(_))));
-        assert!(matches!(engine.create_project("../x", ProjectSettings::default()).await, Err(EngineError::InvalidName(_))));
+        assert!(matches!(
+            engine.create_project("proj", ProjectSettings::default()).await,
+            Err(EngineError::ProjectAlreadyExist(_))
+        ));
+        assert!(matches!(
+            engine.create_project("../x", ProjectSettings::default()).await,
+            Err(EngineError::InvalidName(_))
+        ));
         assert!(matches!(engine.project("nope").await, Err(EngineError::ProjectNotExist(_))));
         assert!(matches!(engine.logstore("proj", "nope").await, Err(EngineError::LogStoreNotExist(_))));
         assert!(matches!(engine.logstore("nope", "store").await, Err(EngineError::ProjectNotExist(_))));
@@ -84,7 +90,8 @@ fn projects_and_logstores_have_sls_errors() {
         engine.create_logstore("proj", "second", LogstoreSettings::default()).await.unwrap();
         assert_eq!(engine.list_logstores("proj", 0, 100).await.unwrap(), (vec!["second".into(), "store".into()], 2));
         assert_eq!(engine.list_logstores("proj", 1, 1).await.unwrap(), (vec!["store".into()], 2));
-        let updated = engine.update_logstore("proj", "second", LogstoreSettings { ttl: 7, ..Default::default() }).await.unwrap();
+        let updated =
+            engine.update_logstore("proj", "second", LogstoreSettings { ttl: 7, ..Default::default() }).await.unwrap();
         assert_eq!(updated.ttl, 7);
         engine.delete_logstore("proj", "second").await.unwrap();
         assert!(matches!(engine.logstore("proj", "second").await, Err(EngineError::LogStoreNotExist(_))));
@@ -159,8 +166,14 @@ fn cursors_by_time_and_their_times() {
     assert!(matches!(block_on(f.engine.cursor_time("proj", "store", 0, "bad!")), Err(EngineError::InvalidCursor(_))));
     let past = crate::cursor::encode(99);
     assert!(matches!(block_on(f.engine.cursor_time("proj", "store", 0, &past)), Err(EngineError::CursorOutOfRange(_))));
-    assert!(matches!(block_on(f.engine.pull_logs("proj", "store", 0, &past, 1, None)), Err(EngineError::CursorOutOfRange(_))));
-    assert!(matches!(block_on(f.engine.cursor("proj", "store", 1, CursorFrom::End)), Err(EngineError::ShardNotExist(1))));
+    assert!(matches!(
+        block_on(f.engine.pull_logs("proj", "store", 0, &past, 1, None)),
+        Err(EngineError::CursorOutOfRange(_))
+    ));
+    assert!(matches!(
+        block_on(f.engine.cursor("proj", "store", 1, CursorFrom::End)),
+        Err(EngineError::ShardNotExist(1))
+    ));
 }
 
 #[test]
@@ -254,7 +267,8 @@ fn orphans_are_collected_and_recreated_logstores_start_empty() {
 
     block_on(f.engine.delete_logstore("proj", "store")).unwrap();
     assert!(block_on(f.objects.list("proj/")).unwrap().is_empty());
-    block_on(f.engine.create_logstore("proj", "store", LogstoreSettings { shard_count: 1, ..Default::default() })).unwrap();
+    block_on(f.engine.create_logstore("proj", "store", LogstoreSettings { shard_count: 1, ..Default::default() }))
+        .unwrap();
     assert_eq!(cursor(&f, 0, CursorFrom::End), crate::cursor::encode(0));
     block_on(f.engine.delete_project("proj")).unwrap();
     assert!(matches!(block_on(f.engine.project("proj")), Err(EngineError::ProjectNotExist(_))));
@@ -273,6 +287,9 @@ fn bad_batches_are_refused_before_anything_is_stored() {
     block_on(small.create_project("proj", ProjectSettings::default())).unwrap();
     block_on(small.create_logstore("proj", "store", LogstoreSettings::default())).unwrap();
     let batch = Batch::from_protobuf(group("big", 5).encode_to_vec()).unwrap();
-    assert!(matches!(block_on(small.put_logs("proj", "store", ShardTarget::Balanced, batch, None)), Err(EngineError::TooLarge(_))));
+    assert!(matches!(
+        block_on(small.put_logs("proj", "store", ShardTarget::Balanced, batch, None)),
+        Err(EngineError::TooLarge(_))
+    ));
     assert!(block_on(f.objects.list("proj/")).unwrap().is_empty());
 }

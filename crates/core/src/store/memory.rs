@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    Condition, Item, MetaStore, ObjectMeta, ObjectStore, PutMode, Query, Result, StoreError, WriteOp,
-    condition_holds, validate_key, validate_key_pair, validate_prefix, validate_transaction, validate_value,
+    Condition, Item, MetaStore, ObjectMeta, ObjectStore, PutMode, Query, Result, StoreError, WriteOp, condition_holds,
+    validate_key, validate_key_pair, validate_prefix, validate_transaction, validate_value,
 };
 
 /// Objects in a map.
@@ -88,10 +88,7 @@ fn apply_put(
 ) -> u64 {
     let partition = partitions.entry(pk.to_owned()).or_default();
     let version = partition.get(sk).map_or(1, |item| item.version + 1);
-    partition.insert(
-        sk.to_owned(),
-        Item { pk: pk.to_owned(), sk: sk.to_owned(), value, version, expires_at },
-    );
+    partition.insert(sk.to_owned(), Item { pk: pk.to_owned(), sk: sk.to_owned(), value, version, expires_at });
     version
 }
 
@@ -112,7 +109,14 @@ impl MetaStore for MemoryMetaStore {
         Ok(partitions.get(pk).and_then(|partition| partition.get(sk)).cloned())
     }
 
-    async fn put(&self, pk: &str, sk: &str, value: Vec<u8>, expires_at: Option<i64>, condition: Condition) -> Result<u64> {
+    async fn put(
+        &self,
+        pk: &str,
+        sk: &str,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+        condition: Condition,
+    ) -> Result<u64> {
         validate_key_pair(pk, sk)?;
         validate_value(&value)?;
         let mut partitions = self.partitions.lock().unwrap();
@@ -138,9 +142,9 @@ impl MetaStore for MemoryMetaStore {
         for (index, op) in ops.iter().enumerate() {
             let (pk, sk) = op.key();
             let condition = match op {
-                WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } | WriteOp::Check { condition, .. } => {
-                    *condition
-                }
+                WriteOp::Put { condition, .. }
+                | WriteOp::Delete { condition, .. }
+                | WriteOp::Check { condition, .. } => *condition,
             };
             if !condition_holds(condition, current_version(&partitions, pk, sk)) {
                 return Err(StoreError::Conflict { index: Some(index) });

@@ -33,10 +33,24 @@ pub enum Condition {
 /// One operation of [`MetaStore::transact`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
-    Put { pk: String, sk: String, value: Vec<u8>, expires_at: Option<i64>, condition: Condition },
-    Delete { pk: String, sk: String, condition: Condition },
+    Put {
+        pk: String,
+        sk: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+        condition: Condition,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
     /// Only checks a condition; writes nothing.
-    Check { pk: String, sk: String, condition: Condition },
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
 }
 
 impl WriteOp {

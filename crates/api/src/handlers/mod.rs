@@ -1,0 +1,48 @@
+//! One handler per route; each reads its inputs from the [`Call`], calls the engine once or
+//! twice and builds the SLS response.
+
+mod admin;
+mod logs;
+
+use bytes::Bytes;
+use http::Response;
+use logport_core::engine::Engine;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::route::Route;
+use crate::Call;
+
+pub(crate) async fn run(engine: &Engine, route: Route, call: &Call<'_>) -> Result<Response<Bytes>, ApiError> {
+    match route {
+        Route::ListProjects => admin::list_projects(engine, call).await,
+        Route::CreateProject => admin::create_project(engine, call).await,
+        Route::GetProject => admin::get_project(engine, call).await,
+        Route::UpdateProject => admin::update_project(engine, call).await,
+        Route::DeleteProject => admin::delete_project(engine, call).await,
+        Route::CreateLogstore => admin::create_logstore(engine, call).await,
+        Route::ListLogstores => admin::list_logstores(engine, call).await,
+        Route::GetLogstore(logstore) => admin::get_logstore(engine, call, &logstore).await,
+        Route::UpdateLogstore(logstore) => admin::update_logstore(engine, call, &logstore).await,
+        Route::DeleteLogstore(logstore) => admin::delete_logstore(engine, call, &logstore).await,
+        Route::ListShards(logstore) => admin::list_shards(engine, call, &logstore).await,
+        Route::PutLogs { logstore, hash_key } => logs::put_logs(engine, call, &logstore, hash_key).await,
+        Route::GetCursor { logstore, shard } => logs::get_cursor(engine, call, &logstore, shard).await,
+        Route::GetCursorTime { logstore, shard } => logs::get_cursor_time(engine, call, &logstore, shard).await,
+        Route::PullLogs { logstore, shard } => logs::pull_logs(engine, call, &logstore, shard).await,
+    }
+}
+
+/// Parses a JSON request body into `T`, as `PostBodyInvalid` when it does not fit.
+fn json_body<T: DeserializeOwned>(call: &Call<'_>) -> Result<T, ApiError> {
+    let body: &[u8] = if call.body.is_empty() { b"{}" } else { call.body };
+    serde_json::from_slice(body).map_err(|error| ApiError::body_invalid(format!("invalid JSON body: {error}")))
+}
+
+/// An integer query parameter with a default.
+fn number_param(call: &Call<'_>, name: &str, default: usize) -> Result<usize, ApiError> {
+    match call.param(name) {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse().map_err(|_| ApiError::parameter(format!("{name} must be a non-negative integer, not '{text}'"))),
+    }
+}

@@ -1,0 +1,146 @@
+//! The SLS paths Logport serves, parsed from method + path + query.
+
+use std::collections::BTreeMap;
+
+use http::Method;
+
+use crate::error::ApiError;
+
+/// One API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    ListProjects,
+    CreateProject,
+    GetProject,
+    UpdateProject,
+    DeleteProject,
+    CreateLogstore,
+    ListLogstores,
+    GetLogstore(String),
+    UpdateLogstore(String),
+    DeleteLogstore(String),
+    ListShards(String),
+    /// `POST /logstores/{ls}/shards/lb` or `.../shards/route?key=`.
+    PutLogs { logstore: String, hash_key: Option<String> },
+    /// `GET /logstores/{ls}/shards/{id}?type=cursor&from=`.
+    GetCursor { logstore: String, shard: u32 },
+    /// `GET /logstores/{ls}/shards/{id}?type=cursor_time&cursor=`.
+    GetCursorTime { logstore: String, shard: u32 },
+    /// `GET /logstores/{ls}/shards/{id}?type=log&cursor=&count=[&end_cursor=]`.
+    PullLogs { logstore: String, shard: u32 },
+}
+
+impl Route {
+    /// Whether the call needs a project named by Host or `x-log-project`.
+    pub fn needs_project(&self) -> bool {
+        !matches!(self, Self::ListProjects)
+    }
+}
+
+/// Decoded query parameters (form-urlencoded: `+` is a space).
+pub type Params = BTreeMap<String, String>;
+
+/// Parses a query string.
+pub fn parse_query(query: Option<&str>) -> Params {
+    let mut params = Params::new();
+    for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        params.insert(form_decode(key), form_decode(value));
+    }
+    params
+}
+
+fn form_decode(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+fn shard_id(text: &str) -> Result<u32, ApiError> {
+    text.parse().map_err(|_| ApiError::parameter(format!("shard id must be a non-negative integer, not '{text}'")))
+}
+
+/// Finds the route of a request, or explains why there is none.
+pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) -> Result<Route, ApiError> {
+    // Split first, then decode: an encoded '/' stays inside its segment (and fails name checks).
+    let decoded: Vec<String> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let kind = params.get("type").map(String::as_str);
+    let unsupported = || ApiError::not_found(format!("no API at {method} {path}"));
+    let route = match (method, segments.as_slice()) {
+        (&Method::GET, []) if has_project => Route::GetProject,
+        (&Method::GET, []) => Route::ListProjects,
+        (&Method::POST, []) => Route::CreateProject,
+        (&Method::PUT, []) => Route::UpdateProject,
+        (&Method::DELETE, []) => Route::DeleteProject,
+        (&Method::POST, ["logstores"]) => Route::CreateLogstore,
+        (&Method::GET, ["logstores"]) => Route::ListLogstores,
+        (&Method::GET, ["logstores", logstore]) => match kind {
+            None => Route::GetLogstore((*logstore).to_owned()),
+            Some(other) => {
+                return Err(ApiError::parameter(format!("type={other} on a logstore is not supported by this server")));
+            }
+        },
+        (&Method::PUT, ["logstores", logstore]) => Route::UpdateLogstore((*logstore).to_owned()),
+        (&Method::DELETE, ["logstores", logstore]) => Route::DeleteLogstore((*logstore).to_owned()),
+        (&Method::GET, ["logstores", logstore, "shards"]) => Route::ListShards((*logstore).to_owned()),
+        (&Method::POST, ["logstores", logstore, "shards", "lb"]) => {
+            Route::PutLogs { logstore: (*logstore).to_owned(), hash_key: None }
+        }
+        (&Method::POST, ["logstores", logstore, "shards", "route"]) => {
+            let key = params.get("key").filter(|key| !key.is_empty());
+            let key = key.ok_or_else(|| ApiError::parameter("route needs a non-empty key parameter"))?;
+            Route::PutLogs { logstore: (*logstore).to_owned(), hash_key: Some(key.clone()) }
+        }
+        (&Method::GET, ["logstores", logstore, "shards", shard]) => {
+            let (logstore, shard) = ((*logstore).to_owned(), shard_id(shard)?);
+            match kind {
+                Some("cursor") => Route::GetCursor { logstore, shard },
+                Some("cursor_time") => Route::GetCursorTime { logstore, shard },
+                Some("log" | "logs") => Route::PullLogs { logstore, shard },
+                Some(other) => return Err(ApiError::parameter(format!("unknown type '{other}' (cursor, cursor_time, log)"))),
+                None => return Err(ApiError::parameter("a shard call needs type=cursor, cursor_time or log")),
+            }
+        }
+        _ => return Err(unsupported()),
+    };
+    Ok(route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(method: Method, path: &str, query: &str) -> Result<Route, ApiError> {
+        route(&method, path, &parse_query(Some(query)), true)
+    }
+
+    #[test]
+    fn routes_the_sls_paths() {
+        assert_eq!(route(&Method::GET, "/", &Params::new(), false).unwrap(), Route::ListProjects);
+        assert_eq!(at(Method::GET, "/", "").unwrap(), Route::GetProject);
+        assert_eq!(at(Method::POST, "/logstores", "").unwrap(), Route::CreateLogstore);
+        assert_eq!(
+            at(Method::POST, "/logstores/ls/shards/route", "key=abc").unwrap(),
+            Route::PutLogs { logstore: "ls".into(), hash_key: Some("abc".into()) }
+        );
+        assert_eq!(at(Method::GET, "/logstores/ls/shards/1", "type=cursor&from=begin").unwrap(), Route::GetCursor { logstore: "ls".into(), shard: 1 });
+        assert_eq!(at(Method::GET, "/logstores/ls/shards/0", "type=logs").unwrap(), Route::PullLogs { logstore: "ls".into(), shard: 0 });
+        assert!(at(Method::GET, "/logstores/ls/shards/x", "type=log").is_err());
+        assert!(at(Method::GET, "/logstores/ls/shards/0", "").is_err());
+        assert!(at(Method::POST, "/logstores/ls/shards/route", "").is_err());
+        assert_eq!(at(Method::PATCH, "/nowhere", "").unwrap_err().code, "RequestNotSupported");
+    }
+
+    #[test]
+    fn decodes_queries_as_forms() {
+        let params = parse_query(Some("a=1+2&b=%2Fx&empty=&bare"));
+        assert_eq!(params["a"], "1 2");
+        assert_eq!(params["b"], "/x");
+        assert_eq!(params["empty"], "");
+        assert_eq!(params["bare"], "");
+    }
+}
