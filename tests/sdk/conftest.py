@@ -67,6 +67,7 @@ class Server:
             [binary, "up", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
              "--access-key-id", key_id, "--access-key-secret", key_secret],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=dict(os.environ, NO_COLOR="1"),  # plain text in the stderr tail of failure reports
         )
         self._lines = queue.Queue()
         # Drains stdout for the whole life of the process, so that it can never block on a full pipe.
@@ -116,6 +117,7 @@ class Server:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+        self._stderr.close()
 
 
 @pytest.fixture(scope="module")

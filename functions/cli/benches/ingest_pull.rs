@@ -1,0 +1,244 @@
+//! Ingest and pull throughput of a real `logport up` over loopback, per second of *server* CPU.
+//!
+//! `cargo bench -p logport --bench ingest_pull` (size with `LOGPORT_BENCH_SIZE`, default 1G):
+//! generates nginx access logs with `../shared/testdata/gen_logs.py`, cuts them into 2 MB
+//! PutLogs batches (one log per line, key `content`, lz4 bodies as the SDK sends them), sends
+//! them over two keep-alive connections, then pulls every shard back with lz4. The server's CPU
+//! time comes from `/proc/<pid>/stat`, so the client's own work does not count. In the same run
+//! it times lz4 block compression of the same bytes on one core: the ceiling ratio.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use logport_core::codec::Compression;
+use logport_core::model::{Content, Log, LogGroup};
+use prost::Message;
+
+const BATCH_RAW_BYTES: usize = 2 << 20;
+const SHARDS: u32 = 2;
+const SENDERS: usize = 2;
+
+fn main() {
+    let size = std::env::var("LOGPORT_BENCH_SIZE").unwrap_or_else(|_| "1G".into());
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench");
+    std::fs::create_dir_all(&work).unwrap();
+    let log_path = work.join(format!("nginx-{size}.log"));
+    if !log_path.exists() {
+        generate(&log_path, &size);
+    }
+    let raw = std::fs::read(&log_path).unwrap();
+    let lines: Vec<&[u8]> = raw.split(|b| *b == b'\n').filter(|line| !line.is_empty()).collect();
+    println!("input: {} MB of nginx logs, {} lines", raw.len() >> 20, lines.len());
+
+    let batches = build_batches(&lines);
+    let body_bytes: usize = batches.iter().map(|batch| batch.body.len()).sum();
+    println!("batches: {} of ~{} MB raw ({} MB as lz4 bodies)", batches.len(), BATCH_RAW_BYTES >> 20, body_bytes >> 20);
+
+    let data_dir = work.join("data");
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let mut server = start_server(&data_dir);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let base = format!("http://{}", server.1);
+    setup(&agent, &base);
+
+    // Ingest.
+    let cpu_before = server_cpu_seconds(server.0.id());
+    let started = Instant::now();
+    let batches = Arc::new(batches);
+    let next = Arc::new(AtomicUsize::new(0));
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let (agent, base, batches, next) = (agent.clone(), base.clone(), batches.clone(), next.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(index) else { break };
+                    let response = agent
+                        .post(format!("{base}/logstores/bench/shards/lb"))
+                        .header("x-log-project", "bench")
+                        .header("content-type", "application/x-protobuf")
+                        .header("x-log-compresstype", "lz4")
+                        .header("x-log-bodyrawsize", batch.raw_size.to_string())
+                        .send(&batch.body[..])
+                        .unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                }
+            })
+        })
+        .collect();
+    senders.into_iter().for_each(|sender| sender.join().unwrap());
+    let ingest_wall = started.elapsed().as_secs_f64();
+    let ingest_cpu = server_cpu_seconds(server.0.id()) - cpu_before;
+    let log_mb = raw.len() as f64 / 1e6;
+
+    // Pull everything back.
+    let cpu_before = server_cpu_seconds(server.0.id());
+    let started = Instant::now();
+    let mut pulled_groups = 0usize;
+    let mut pulled_raw = 0usize;
+    for shard in 0..SHARDS {
+        let mut cursor = get_json(&agent, &format!("{base}/logstores/bench/shards/{shard}?type=cursor&from=begin"))["cursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        loop {
+            let mut response = agent
+                .get(format!("{base}/logstores/bench/shards/{shard}?type=log&count=1000&cursor={cursor}"))
+                .header("x-log-project", "bench")
+                .header("accept-encoding", "lz4")
+                .call()
+                .unwrap();
+            let header = |name: &str| response.headers().get(name).unwrap().to_str().unwrap().to_owned();
+            let count: usize = header("x-log-count").parse().unwrap();
+            let next = header("x-log-cursor");
+            let raw_size: usize = header("x-log-bodyrawsize").parse().unwrap();
+            let body = response.body_mut().with_config().limit(u64::MAX).read_to_vec().unwrap();
+            if count == 0 {
+                break;
+            }
+            let raw_list = Compression::Lz4.decompress(&body, raw_size, usize::MAX).unwrap();
+            pulled_groups += count;
+            pulled_raw += raw_list.len();
+            cursor = next;
+        }
+    }
+    let pull_wall = started.elapsed().as_secs_f64();
+    let pull_cpu = server_cpu_seconds(server.0.id()) - cpu_before;
+    assert_eq!(pulled_groups, batches.len(), "every batch comes back once");
+    let sent_raw: usize = batches.iter().map(|batch| batch.raw_size).sum();
+    assert!(pulled_raw >= sent_raw, "every byte comes back");
+
+    // The ceiling: lz4 block compression of the same bytes on one core.
+    let started = Instant::now();
+    let mut compressed = 0usize;
+    for chunk in raw.chunks(BATCH_RAW_BYTES) {
+        compressed += lz4_flex::block::compress(chunk).len();
+    }
+    let lz4_secs = started.elapsed().as_secs_f64();
+    let lz4_rate = log_mb / lz4_secs;
+    let stored = dir_size(&data_dir);
+
+    let ingest_rate = log_mb / ingest_cpu;
+    let pull_rate = log_mb / pull_cpu;
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| raw log | {log_mb:.0} MB in {} batches |", batches.len());
+    println!("| ingest: wall | {ingest_wall:.1} s ({:.0} MB/s) |", log_mb / ingest_wall);
+    println!("| ingest: server CPU | {ingest_cpu:.1} s -> **{ingest_rate:.0} MB/s per server core** |");
+    println!("| pull: wall | {pull_wall:.1} s ({:.0} MB/s) |", log_mb / pull_wall);
+    println!("| pull: server CPU | {pull_cpu:.1} s -> **{pull_rate:.0} MB/s per server core** |");
+    println!("| lz4 block compress, same bytes, 1 core | {lz4_rate:.0} MB/s (ratio {:.2}) |", raw.len() as f64 / compressed as f64);
+    println!("| ingest / lz4 ceiling | {:.2} |", ingest_rate / lz4_rate);
+    println!("| pull / lz4 ceiling | {:.2} |", pull_rate / lz4_rate);
+    println!("| stored on disk | {} MB |", stored >> 20);
+
+    Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(server.0.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+struct Prepared {
+    body: Vec<u8>,
+    raw_size: usize,
+}
+
+fn build_batches(lines: &[&[u8]]) -> Vec<Prepared> {
+    let mut batches = Vec::new();
+    let mut group = LogGroup { topic: Some("nginx".into()), source: Some("10.0.0.1".into()), ..Default::default() };
+    let mut size = 0;
+    for (index, line) in lines.iter().enumerate() {
+        let text = String::from_utf8_lossy(line).into_owned();
+        size += text.len() + 16;
+        group.logs.push(Log {
+            time: 1_700_000_000 + (index / 1000) as u32,
+            contents: vec![Content { key: "content".into(), value: text }],
+            time_ns: None,
+        });
+        if size >= BATCH_RAW_BYTES {
+            batches.push(prepare(&group));
+            group.logs.clear();
+            size = 0;
+        }
+    }
+    if !group.logs.is_empty() {
+        batches.push(prepare(&group));
+    }
+    batches
+}
+
+fn prepare(group: &LogGroup) -> Prepared {
+    let raw = group.encode_to_vec();
+    Prepared { body: Compression::Lz4.compress(&raw), raw_size: raw.len() }
+}
+
+fn generate(path: &Path, size: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gen_logs.py");
+    println!("generating {size} of nginx logs with {}", script.display());
+    let output = std::fs::File::create(path).unwrap();
+    let status = Command::new("python3")
+        .arg(script)
+        .args(["--format", "nginx", "--size", size, "--seed", "1"])
+        .stdout(output)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn start_server(data_dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logport"))
+        .args(["up", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    (child, address)
+}
+
+fn setup(agent: &ureq::Agent, base: &str) {
+    let create = |path: &str, body: &str| {
+        let response = agent
+            .post(format!("{base}{path}"))
+            .header("x-log-project", "bench")
+            .header("content-type", "application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    };
+    create("/", r#"{"projectName":"bench"}"#);
+    create("/logstores", &format!(r#"{{"logstoreName":"bench","ttl":30,"shardCount":{SHARDS}}}"#));
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> serde_json::Value {
+    let mut response = agent.get(url).header("x-log-project", "bench").call().unwrap();
+    serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap()
+}
+
+/// User + system CPU seconds of a process so far.
+fn server_cpu_seconds(pid: u32) -> f64 {
+    let mut text = String::new();
+    std::fs::File::open(format!("/proc/{pid}/stat")).unwrap().read_to_string(&mut text).unwrap();
+    let fields: Vec<&str> = text.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let meta = entry.metadata().unwrap();
+            total += if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
+        }
+    }
+    total
+}
