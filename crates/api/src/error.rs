@@ -47,7 +47,9 @@ impl From<EngineError> for ApiError {
             EngineError::ShardNotExist(_) => (S::NOT_FOUND, "ShardNotExist"),
             EngineError::InvalidCursor(_) | EngineError::CursorOutOfRange(_) => (S::BAD_REQUEST, "InvalidCursor"),
             EngineError::InvalidName(_) | EngineError::ParameterInvalid(_) => (S::BAD_REQUEST, "ParameterInvalid"),
-            EngineError::Model(_) | EngineError::Decode(_) | EngineError::Codec(_) => (S::BAD_REQUEST, "PostBodyInvalid"),
+            EngineError::Model(_) | EngineError::Decode(_) | EngineError::Codec(_) => {
+                (S::BAD_REQUEST, "PostBodyInvalid")
+            }
             EngineError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "PostBodyTooLarge"),
             EngineError::Storage(StoreError::Unavailable(_)) => (S::SERVICE_UNAVAILABLE, "ServerBusy"),
             EngineError::Storage(_) | EngineError::Corrupt(_) => (S::INTERNAL_SERVER_ERROR, "InternalServerError"),

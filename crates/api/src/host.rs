@@ -32,7 +32,11 @@ pub fn project_from_host(host: &str, server_names: &[String]) -> Option<String> 
         if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host.as_str() }
     });
     let name = name.trim_end_matches('.');
-    if name.is_empty() || name == "localhost" || name.parse::<IpAddr>().is_ok() || server_names.iter().any(|server| server == name) {
+    if name.is_empty()
+        || name == "localhost"
+        || name.parse::<IpAddr>().is_ok()
+        || server_names.iter().any(|server| server == name)
+    {
         return None;
     }
     let (project, rest) = name.split_once('.')?;

@@ -18,7 +18,11 @@ pub fn json(value: &Value) -> Response<Bytes> {
 
 /// 200 with an empty body.
 pub fn empty() -> Response<Bytes> {
-    Response::builder().status(StatusCode::OK).header(header::CONTENT_LENGTH, "0").body(Bytes::new()).expect("static parts")
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_LENGTH, "0")
+        .body(Bytes::new())
+        .expect("static parts")
 }
 
 /// The SLS error body.

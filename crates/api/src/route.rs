@@ -21,13 +21,25 @@ pub enum Route {
     DeleteLogstore(String),
     ListShards(String),
     /// `POST /logstores/{ls}/shards/lb` or `.../shards/route?key=`.
-    PutLogs { logstore: String, hash_key: Option<String> },
+    PutLogs {
+        logstore: String,
+        hash_key: Option<String>,
+    },
     /// `GET /logstores/{ls}/shards/{id}?type=cursor&from=`.
-    GetCursor { logstore: String, shard: u32 },
+    GetCursor {
+        logstore: String,
+        shard: u32,
+    },
     /// `GET /logstores/{ls}/shards/{id}?type=cursor_time&cursor=`.
-    GetCursorTime { logstore: String, shard: u32 },
+    GetCursorTime {
+        logstore: String,
+        shard: u32,
+    },
     /// `GET /logstores/{ls}/shards/{id}?type=log&cursor=&count=[&end_cursor=]`.
-    PullLogs { logstore: String, shard: u32 },
+    PullLogs {
+        logstore: String,
+        shard: u32,
+    },
 }
 
 impl Route {
@@ -101,7 +113,9 @@ pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) ->
                 Some("cursor") => Route::GetCursor { logstore, shard },
                 Some("cursor_time") => Route::GetCursorTime { logstore, shard },
                 Some("log" | "logs") => Route::PullLogs { logstore, shard },
-                Some(other) => return Err(ApiError::parameter(format!("unknown type '{other}' (cursor, cursor_time, log)"))),
+                Some(other) => {
+                    return Err(ApiError::parameter(format!("unknown type '{other}' (cursor, cursor_time, log)")));
+                }
                 None => return Err(ApiError::parameter("a shard call needs type=cursor, cursor_time or log")),
             }
         }
@@ -127,8 +141,14 @@ mod tests {
             at(Method::POST, "/logstores/ls/shards/route", "key=abc").unwrap(),
             Route::PutLogs { logstore: "ls".into(), hash_key: Some("abc".into()) }
         );
-        assert_eq!(at(Method::GET, "/logstores/ls/shards/1", "type=cursor&from=begin").unwrap(), Route::GetCursor { logstore: "ls".into(), shard: 1 });
-        assert_eq!(at(Method::GET, "/logstores/ls/shards/0", "type=logs").unwrap(), Route::PullLogs { logstore: "ls".into(), shard: 0 });
+        assert_eq!(
+            at(Method::GET, "/logstores/ls/shards/1", "type=cursor&from=begin").unwrap(),
+            Route::GetCursor { logstore: "ls".into(), shard: 1 }
+        );
+        assert_eq!(
+            at(Method::GET, "/logstores/ls/shards/0", "type=logs").unwrap(),
+            Route::PullLogs { logstore: "ls".into(), shard: 0 }
+        );
         assert!(at(Method::GET, "/logstores/ls/shards/x", "type=log").is_err());
         assert!(at(Method::GET, "/logstores/ls/shards/0", "").is_err());
         assert!(at(Method::POST, "/logstores/ls/shards/route", "").is_err());

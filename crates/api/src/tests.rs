@@ -42,7 +42,11 @@ fn setup() -> Api {
 
 fn sample() -> LogGroup {
     LogGroup {
-        logs: vec![Log { time: 1_700_000_000, contents: vec![Content { key: "k".into(), value: "v".into() }], time_ns: Some(5) }],
+        logs: vec![Log {
+            time: 1_700_000_000,
+            contents: vec![Content { key: "k".into(), value: "v".into() }],
+            time_ns: Some(5),
+        }],
         topic: Some("t".into()),
         ..Default::default()
     }
@@ -66,11 +70,18 @@ fn put_lz4_then_pull_lz4() {
         .as_str()
         .unwrap()
         .to_owned();
-    let pulled = call(&api, Method::GET, &format!("/logstores/ls/shards/0?type=log&cursor={cursor}&count=10"), &[("accept-encoding", "lz4")], "");
+    let pulled = call(
+        &api,
+        Method::GET,
+        &format!("/logstores/ls/shards/0?type=log&cursor={cursor}&count=10"),
+        &[("accept-encoding", "lz4")],
+        "",
+    );
     assert_eq!(pulled.headers()["x-log-count"], "1");
     assert_eq!(pulled.headers()["x-log-compresstype"], "lz4");
     let raw_size: usize = pulled.headers()["x-log-bodyrawsize"].to_str().unwrap().parse().unwrap();
-    let list = LogGroupList::decode(Compression::Lz4.decompress(pulled.body(), raw_size, 1 << 20).unwrap().as_slice()).unwrap();
+    let list = LogGroupList::decode(Compression::Lz4.decompress(pulled.body(), raw_size, 1 << 20).unwrap().as_slice())
+        .unwrap();
     assert_eq!(list.log_groups, vec![sample()]);
 }
 
@@ -81,7 +92,13 @@ fn json_put_and_json_pull() {
     let put = call(&api, Method::POST, "/logstores/ls/shards/lb", &[("content-type", "application/json")], body);
     assert_eq!(put.status(), StatusCode::OK, "{:?}", put.body());
     let shard = put.headers()["x-logport-shard"].to_str().unwrap().to_owned();
-    let pulled = call(&api, Method::GET, &format!("/logstores/ls/shards/{shard}?type=log&cursor=MA==&count=10"), &[("accept", "application/json")], "");
+    let pulled = call(
+        &api,
+        Method::GET,
+        &format!("/logstores/ls/shards/{shard}?type=log&cursor=MA==&count=10"),
+        &[("accept", "application/json")],
+        "",
+    );
     let groups = json_of(&pulled);
     assert_eq!(groups[0]["__topic__"], "web");
     assert_eq!(groups[0]["__logs__"][0]["status"], "200");
@@ -92,16 +109,42 @@ fn errors_have_sls_codes() {
     let api = setup();
     let cases: Vec<(Response<Bytes>, StatusCode, &str)> = vec![
         (call(&api, Method::GET, "/logstores/nope", &[], ""), StatusCode::NOT_FOUND, "LogStoreNotExist"),
-        (call(&api, Method::GET, "/logstores/ls/shards/9?type=cursor&from=end", &[], ""), StatusCode::NOT_FOUND, "ShardNotExist"),
-        (call(&api, Method::GET, "/logstores/ls/shards/0?type=log&cursor=zz&count=1", &[], ""), StatusCode::BAD_REQUEST, "InvalidCursor"),
-        (call(&api, Method::POST, "/logstores/ls/shards/lb", &[], vec![0xffu8, 0xff]), StatusCode::BAD_REQUEST, "PostBodyInvalid"),
         (
-            call(&api, Method::POST, "/logstores/ls/shards/lb", &[("x-log-compresstype", "lz4"), ("x-log-bodyrawsize", "999")], Compression::Lz4.compress(&sample().encode_to_vec())),
+            call(&api, Method::GET, "/logstores/ls/shards/9?type=cursor&from=end", &[], ""),
+            StatusCode::NOT_FOUND,
+            "ShardNotExist",
+        ),
+        (
+            call(&api, Method::GET, "/logstores/ls/shards/0?type=log&cursor=zz&count=1", &[], ""),
+            StatusCode::BAD_REQUEST,
+            "InvalidCursor",
+        ),
+        (
+            call(&api, Method::POST, "/logstores/ls/shards/lb", &[], vec![0xffu8, 0xff]),
             StatusCode::BAD_REQUEST,
             "PostBodyInvalid",
         ),
-        (call(&api, Method::POST, "/", &[], r#"{"projectName":"proj"}"#), StatusCode::BAD_REQUEST, "ProjectAlreadyExist"),
-        (call(&api, Method::POST, "/logstores", &[], r#"{"logstoreName":"../x"}"#), StatusCode::BAD_REQUEST, "ParameterInvalid"),
+        (
+            call(
+                &api,
+                Method::POST,
+                "/logstores/ls/shards/lb",
+                &[("x-log-compresstype", "lz4"), ("x-log-bodyrawsize", "999")],
+                Compression::Lz4.compress(&sample().encode_to_vec()),
+            ),
+            StatusCode::BAD_REQUEST,
+            "PostBodyInvalid",
+        ),
+        (
+            call(&api, Method::POST, "/", &[], r#"{"projectName":"proj"}"#),
+            StatusCode::BAD_REQUEST,
+            "ProjectAlreadyExist",
+        ),
+        (
+            call(&api, Method::POST, "/logstores", &[], r#"{"logstoreName":"../x"}"#),
+            StatusCode::BAD_REQUEST,
+            "ParameterInvalid",
+        ),
         (call(&api, Method::POST, "/logstores", &[], "{not json"), StatusCode::BAD_REQUEST, "PostBodyInvalid"),
         (call(&api, Method::PATCH, "/", &[], ""), StatusCode::NOT_FOUND, "RequestNotSupported"),
     ];
@@ -111,9 +154,9 @@ fn errors_have_sls_codes() {
         assert_eq!(body["errorCode"], code);
         assert!(!body["errorMessage"].as_str().unwrap().is_empty());
     }
-    let other_project = block_on(api.handle(
-        Request::builder().uri("/logstores").header("host", "ghost.localhost").body(Bytes::new()).unwrap(),
-    ));
+    let other_project = block_on(
+        api.handle(Request::builder().uri("/logstores").header("host", "ghost.localhost").body(Bytes::new()).unwrap()),
+    );
     assert_eq!(json_of(&other_project)["errorCode"], "ProjectNotExist");
 }
 
@@ -125,10 +168,20 @@ fn projects_logstores_and_shards_describe_themselves() {
     assert_eq!(shards[1]["exclusiveEndKey"], "ffffffffffffffffffffffffffffffff");
     let logstore = json_of(&call(&api, Method::GET, "/logstores/ls", &[], ""));
     assert_eq!((logstore["ttl"].as_u64(), logstore["shardCount"].as_u64()), (Some(7), Some(2)));
-    let list = block_on(api.handle(Request::builder().uri("/?offset=0&size=10").header("host", "127.0.0.1").body(Bytes::new()).unwrap()));
+    let list =
+        block_on(api.handle(
+            Request::builder().uri("/?offset=0&size=10").header("host", "127.0.0.1").body(Bytes::new()).unwrap(),
+        ));
     assert_eq!(json_of(&list)["projects"][0]["projectName"], "proj");
-    let by_header = block_on(api.handle(
-        Request::builder().uri("/logstores").header("host", "127.0.0.1").header("x-log-project", "proj").body(Bytes::new()).unwrap(),
-    ));
+    let by_header = block_on(
+        api.handle(
+            Request::builder()
+                .uri("/logstores")
+                .header("host", "127.0.0.1")
+                .header("x-log-project", "proj")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
     assert_eq!(json_of(&by_header)["logstores"][0], "ls");
 }

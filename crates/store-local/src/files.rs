@@ -24,9 +24,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use logport_core::store::{
-    ObjectMeta, ObjectStore, PutMode, Result, StoreError, validate_key, validate_prefix,
-};
+use logport_core::store::{ObjectMeta, ObjectStore, PutMode, Result, StoreError, validate_key, validate_prefix};
 
 use crate::blocking;
 
@@ -69,8 +67,7 @@ impl ObjectStore for FileObjectStore {
         blocking::run(move || {
             let (mut file, len) = open_object(&root, &key)?;
             let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            file.read_to_end(&mut data)
-                .map_err(|e| backend("reading", &root.join(&key), &e))?;
+            file.read_to_end(&mut data).map_err(|e| backend("reading", &root.join(&key), &e))?;
             Ok(data.into())
         })
         .await
@@ -82,9 +79,7 @@ impl ObjectStore for FileObjectStore {
         blocking::run(move || {
             let (mut file, len) = open_object(&root, &key)?;
             if range.start > range.end || (range.start >= len && !(range.start == 0 && len == 0)) {
-                return Err(StoreError::Invalid(format!(
-                    "range {range:?} of '{key}' ({len} bytes)"
-                )));
+                return Err(StoreError::Invalid(format!("range {range:?} of '{key}' ({len} bytes)")));
             }
             let wanted = range.end.min(len) - range.start;
             let mut data = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
@@ -111,9 +106,7 @@ impl ObjectStore for FileObjectStore {
 
 fn put(root: &Path, key: &str, data: &[u8], mode: PutMode) -> Result<()> {
     let target = root.join(key);
-    let dir = target
-        .parent()
-        .expect("a validated key has a parent under the root");
+    let dir = target.parent().expect("a validated key has a parent under the root");
     let temp = write_temp(root, dir, key, data)?;
     let placed = match mode {
         PutMode::Overwrite => fs::rename(&temp, &target),
@@ -166,9 +159,7 @@ fn ensure_dir(root: &Path, dir: &Path, key: &str) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    let relative = dir
-        .strip_prefix(root)
-        .expect("object directories are under the root");
+    let relative = dir.strip_prefix(root).expect("object directories are under the root");
     let mut current = root.to_path_buf();
     for component in relative.components() {
         let parent = current.clone();
@@ -194,9 +185,7 @@ fn open_object(root: &Path, key: &str) -> Result<(File, u64)> {
         }
         Err(e) => return Err(backend("opening", &path, &e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| backend("inspecting", &path, &e))?;
+    let meta = file.metadata().map_err(|e| backend("inspecting", &path, &e))?;
     if !meta.is_file() {
         return Err(not_found());
     }
@@ -237,10 +226,7 @@ fn list(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
                 }
             } else if file_type.is_file() && key.starts_with(prefix) {
                 match entry.metadata() {
-                    Ok(meta) => found.push(ObjectMeta {
-                        key,
-                        size: meta.len(),
-                    }),
+                    Ok(meta) => found.push(ObjectMeta { key, size: meta.len() }),
                     Err(e) if is_missing(&e) => {}
                     Err(e) => return Err(backend("listing", &entry.path(), &e)),
                 }
@@ -253,17 +239,11 @@ fn list(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
 
 fn delete(root: &Path, key: &str) -> Result<()> {
     let target = root.join(key);
-    let dir = target
-        .parent()
-        .expect("a validated key has a parent under the root");
+    let dir = target.parent().expect("a validated key has a parent under the root");
     match fs::remove_file(&target) {
         Ok(()) => {}
         // No object there: a missing path, or a directory of other keys.
-        Err(e)
-            if is_missing(&e)
-                || e.kind() == ErrorKind::IsADirectory
-                || e.kind() == ErrorKind::InvalidFilename =>
-        {
+        Err(e) if is_missing(&e) || e.kind() == ErrorKind::IsADirectory || e.kind() == ErrorKind::InvalidFilename => {
             return Ok(());
         }
         Err(_) if target.is_dir() => return Ok(()),
@@ -281,9 +261,12 @@ fn delete(root: &Path, key: &str) -> Result<()> {
 /// Makes a directory's entries durable (no-op where directories cannot be opened for sync).
 fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| backend("syncing directory", dir, &e))?;
+    match File::open(dir).and_then(|dir| dir.sync_all()) {
+        // A concurrent delete emptied and removed the directory after our entry was placed: a
+        // later operation superseded the entry, so there is nothing left to make durable.
+        Err(e) if is_missing(&e) => {}
+        other => other.map_err(|e| backend("syncing directory", dir, &e))?,
+    }
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
@@ -297,9 +280,9 @@ fn is_missing(error: &io::Error) -> bool {
 fn put_error(key: &str, path: &Path, error: &io::Error) -> StoreError {
     match error.kind() {
         ErrorKind::NotADirectory => collision(key, error),
-        ErrorKind::InvalidFilename => StoreError::Invalid(format!(
-            "object key '{key}' does not fit the file system's name limits: {error}"
-        )),
+        ErrorKind::InvalidFilename => {
+            StoreError::Invalid(format!("object key '{key}' does not fit the file system's name limits: {error}"))
+        }
         _ => backend("writing", path, error),
     }
 }
@@ -337,31 +320,13 @@ mod tests {
     async fn puts_leave_no_temporary_files() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileObjectStore::open(dir.path()).unwrap();
-        store
-            .put("x/one", Bytes::from_static(b"1"), PutMode::Create)
-            .await
-            .unwrap();
-        store
-            .put("x/one", Bytes::from_static(b"2"), PutMode::Overwrite)
-            .await
-            .unwrap();
-        assert!(
-            store
-                .put("x/one", Bytes::from_static(b"3"), PutMode::Create)
-                .await
-                .is_err()
-        );
-        store
-            .put("x/y/two", Bytes::from_static(b"2"), PutMode::Create)
-            .await
-            .unwrap();
+        store.put("x/one", Bytes::from_static(b"1"), PutMode::Create).await.unwrap();
+        store.put("x/one", Bytes::from_static(b"2"), PutMode::Overwrite).await.unwrap();
+        assert!(store.put("x/one", Bytes::from_static(b"3"), PutMode::Create).await.is_err());
+        store.put("x/y/two", Bytes::from_static(b"2"), PutMode::Create).await.unwrap();
         let racers = (0..8u8).map(|i| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .put("x/race", Bytes::from(vec![i; 10]), PutMode::Create)
-                    .await
-            })
+            tokio::spawn(async move { store.put("x/race", Bytes::from(vec![i; 10]), PutMode::Create).await })
         });
         let mut wins = 0;
         for racer in racers.collect::<Vec<_>>() {
@@ -378,31 +343,15 @@ mod tests {
     async fn leftover_temporary_files_are_not_listed() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileObjectStore::open(dir.path()).unwrap();
-        store
-            .put("seg/a", Bytes::from_static(b"a"), PutMode::Create)
-            .await
-            .unwrap();
+        store.put("seg/a", Bytes::from_static(b"a"), PutMode::Create).await.unwrap();
         // What a crash between writing and renaming leaves behind.
-        fs::write(
-            dir.path().join("seg").join(format!("{TEMP_PREFIX}0123")),
-            b"partial",
-        )
-        .unwrap();
+        fs::write(dir.path().join("seg").join(format!("{TEMP_PREFIX}0123")), b"partial").unwrap();
         fs::write(dir.path().join(format!("{TEMP_PREFIX}4567")), b"partial").unwrap();
-        let keys: Vec<_> = store
-            .list("")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|meta| meta.key)
-            .collect();
+        let keys: Vec<_> = store.list("").await.unwrap().into_iter().map(|meta| meta.key).collect();
         assert_eq!(keys, ["seg/a"]);
         assert_eq!(store.list("seg/").await.unwrap().len(), 1);
         // The leftover does not block later puts or deletes.
-        store
-            .put("seg/b", Bytes::from_static(b"b"), PutMode::Create)
-            .await
-            .unwrap();
+        store.put("seg/b", Bytes::from_static(b"b"), PutMode::Create).await.unwrap();
         store.delete("seg/a").await.unwrap();
         assert_eq!(store.list("seg/").await.unwrap().len(), 1);
     }
@@ -411,14 +360,8 @@ mod tests {
     async fn delete_removes_empty_directories_but_not_the_root() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileObjectStore::open(dir.path().join("objects")).unwrap();
-        store
-            .put("a/b/c/d", Bytes::from_static(b"d"), PutMode::Create)
-            .await
-            .unwrap();
-        store
-            .put("a/e", Bytes::from_static(b"e"), PutMode::Create)
-            .await
-            .unwrap();
+        store.put("a/b/c/d", Bytes::from_static(b"d"), PutMode::Create).await.unwrap();
+        store.put("a/e", Bytes::from_static(b"e"), PutMode::Create).await.unwrap();
         store.delete("a/b/c/d").await.unwrap();
         assert!(!store.root().join("a/b").exists());
         assert!(store.root().join("a/e").is_file());
@@ -430,9 +373,7 @@ mod tests {
             let store = store.clone();
             async move {
                 let key = format!("churn/{}", i % 4);
-                store
-                    .put(&key, Bytes::from_static(b"x"), PutMode::Overwrite)
-                    .await?;
+                store.put(&key, Bytes::from_static(b"x"), PutMode::Overwrite).await?;
                 store.delete(&key).await
             }
         });
@@ -445,35 +386,19 @@ mod tests {
     async fn keys_that_are_both_file_and_directory_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileObjectStore::open(dir.path()).unwrap();
-        store
-            .put("a/b", Bytes::from_static(b"b"), PutMode::Create)
-            .await
-            .unwrap();
+        store.put("a/b", Bytes::from_static(b"b"), PutMode::Create).await.unwrap();
         for mode in [PutMode::Create, PutMode::Overwrite] {
             let result = store.put("a", Bytes::from_static(b"a"), mode).await;
-            assert!(
-                matches!(result, Err(StoreError::Invalid(_))),
-                "{mode:?}: {result:?}"
-            );
+            assert!(matches!(result, Err(StoreError::Invalid(_))), "{mode:?}: {result:?}");
             let result = store.put("a/b/c", Bytes::from_static(b"c"), mode).await;
-            assert!(
-                matches!(result, Err(StoreError::Invalid(_))),
-                "{mode:?}: {result:?}"
-            );
+            assert!(matches!(result, Err(StoreError::Invalid(_))), "{mode:?}: {result:?}");
         }
         assert!(matches!(store.get("a").await, Err(StoreError::NotFound(_))));
-        assert!(matches!(
-            store.get("a/b/c").await,
-            Err(StoreError::NotFound(_))
-        ));
+        assert!(matches!(store.get("a/b/c").await, Err(StoreError::NotFound(_))));
         store.delete("a").await.unwrap();
         store.delete("a/b/c").await.unwrap();
         assert_eq!(store.get("a/b").await.unwrap(), Bytes::from_static(b"b"));
-        assert!(
-            !names_under(dir.path())
-                .iter()
-                .any(|name| name.starts_with(TEMP_PREFIX))
-        );
+        assert!(!names_under(dir.path()).iter().any(|name| name.starts_with(TEMP_PREFIX)));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -481,14 +406,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileObjectStore::open(dir.path()).unwrap();
         let key = format!("a/{}", "x".repeat(300));
-        let result = store
-            .put(&key, Bytes::from_static(b"x"), PutMode::Create)
-            .await;
+        let result = store.put(&key, Bytes::from_static(b"x"), PutMode::Create).await;
         assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
-        assert!(matches!(
-            store.get(&key).await,
-            Err(StoreError::NotFound(_))
-        ));
+        assert!(matches!(store.get(&key).await, Err(StoreError::NotFound(_))));
         store.delete(&key).await.unwrap();
     }
 }

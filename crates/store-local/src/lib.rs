@@ -35,17 +35,10 @@ impl LocalStore {
     /// Opens (creating as needed) the stores of `data_dir`. This does blocking I/O: call it at
     /// startup, or from `spawn_blocking`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Backend(format!(
-                "creating data directory {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("creating data directory {}: {e}", data_dir.display())))?;
         let objects = FileObjectStore::open(data_dir.join(Self::OBJECTS_DIR))?;
         let meta = SqliteMetaStore::open(&data_dir.join(Self::META_FILE))?;
-        Ok(Self {
-            objects: Arc::new(objects),
-            meta: Arc::new(meta),
-        })
+        Ok(Self { objects: Arc::new(objects), meta: Arc::new(meta) })
     }
 }

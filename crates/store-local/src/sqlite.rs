@@ -17,13 +17,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use logport_core::store::{
-    Condition, Item, MetaStore, Query, Result, StoreError, WriteOp, condition_holds,
-    validate_key_pair, validate_transaction, validate_value,
+    Condition, Item, MetaStore, Query, Result, StoreError, WriteOp, condition_holds, validate_key_pair,
+    validate_transaction, validate_value,
 };
 use rusqlite::types::Value;
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::blocking;
 
@@ -57,9 +55,7 @@ struct Inner {
 
 impl std::fmt::Debug for SqliteMetaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteMetaStore")
-            .field("path", &self.inner.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteMetaStore").field("path", &self.inner.path).finish_non_exhaustive()
     }
 }
 
@@ -77,18 +73,10 @@ impl SqliteMetaStore {
                 path.display()
             )));
         }
-        writer
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| open_error(path, &e))?;
+        writer.pragma_update(None, "synchronous", "FULL").map_err(|e| open_error(path, &e))?;
         migrate(&writer, path)?;
-        let inner = Inner {
-            path: path.to_owned(),
-            writer: Mutex::new(writer),
-            idle_readers: Mutex::new(Vec::new()),
-        };
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        let inner = Inner { path: path.to_owned(), writer: Mutex::new(writer), idle_readers: Mutex::new(Vec::new()) };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The database file.
@@ -106,9 +94,7 @@ impl SqliteMetaStore {
         let inner = self.inner.clone();
         blocking::run(move || {
             let mut writer = lock(&inner.writer);
-            let tx = writer
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_error)?;
+            let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
             let result = work(&tx)?;
             tx.commit().map_err(db_error)?;
             Ok(result)
@@ -202,13 +188,7 @@ impl MetaStore for SqliteMetaStore {
             // Keys are distinct (validated), so the versions read above are still current.
             for (op, current) in ops.into_iter().zip(versions) {
                 match op {
-                    WriteOp::Put {
-                        pk,
-                        sk,
-                        value,
-                        expires_at,
-                        ..
-                    } => {
+                    WriteOp::Put { pk, sk, value, expires_at, .. } => {
                         write_item(tx, &pk, &sk, &value, expires_at, current)?;
                     }
                     WriteOp::Delete { pk, sk, .. } => delete_item(tx, &pk, &sk)?,
@@ -225,9 +205,7 @@ impl MetaStore for SqliteMetaStore {
         self.read(move |conn| {
             let (sql, params) = query_sql(query);
             let mut statement = conn.prepare_cached(&sql).map_err(db_error)?;
-            let rows = statement
-                .query_map(rusqlite::params_from_iter(params), item_columns)
-                .map_err(db_error)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(params), item_columns).map_err(db_error)?;
             rows.map(|row| to_item(row.map_err(db_error)?)).collect()
         })
         .await
@@ -238,10 +216,9 @@ impl MetaStore for SqliteMetaStore {
 fn query_sql(query: Query) -> (String, Vec<Value>) {
     let mut sql = String::from("SELECT pk, sk, value, version, expires_at FROM items WHERE pk = ?");
     let mut params = vec![Value::Text(query.pk)];
-    for (bound, included, excluded) in [
-        (query.start, " AND sk >= ?", " AND sk > ?"),
-        (query.end, " AND sk <= ?", " AND sk < ?"),
-    ] {
+    for (bound, included, excluded) in
+        [(query.start, " AND sk >= ?", " AND sk > ?"), (query.end, " AND sk <= ?", " AND sk < ?")]
+    {
         match bound {
             Bound::Included(sk) => {
                 sql.push_str(included);
@@ -254,11 +231,7 @@ fn query_sql(query: Query) -> (String, Vec<Value>) {
             Bound::Unbounded => {}
         }
     }
-    sql.push_str(if query.reverse {
-        " ORDER BY sk DESC"
-    } else {
-        " ORDER BY sk"
-    });
+    sql.push_str(if query.reverse { " ORDER BY sk DESC" } else { " ORDER BY sk" });
     if let Some(limit) = query.limit {
         sql.push_str(" LIMIT ?");
         params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -268,20 +241,16 @@ fn query_sql(query: Query) -> (String, Vec<Value>) {
 
 fn condition_of(op: &WriteOp) -> Condition {
     match op {
-        WriteOp::Put { condition, .. }
-        | WriteOp::Delete { condition, .. }
-        | WriteOp::Check { condition, .. } => *condition,
+        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } | WriteOp::Check { condition, .. } => {
+            *condition
+        }
     }
 }
 
 fn current_version(tx: &Transaction<'_>, pk: &str, sk: &str) -> Result<Option<u64>> {
     let version: Option<i64> = tx
         .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![pk, sk], |row| row.get(0))
-                .optional()
-        })
+        .and_then(|mut statement| statement.query_row(params![pk, sk], |row| row.get(0)).optional())
         .map_err(db_error)?;
     version.map(to_version).transpose()
 }
@@ -297,9 +266,7 @@ fn write_item(
 ) -> Result<u64> {
     let version = match current {
         None => 1,
-        Some(current) => current
-            .checked_add(1)
-            .ok_or_else(|| version_overflow(pk, sk))?,
+        Some(current) => current.checked_add(1).ok_or_else(|| version_overflow(pk, sk))?,
     };
     let stored = i64::try_from(version).map_err(|_| version_overflow(pk, sk))?;
     tx.prepare_cached(
@@ -322,28 +289,15 @@ fn delete_item(tx: &Transaction<'_>, pk: &str, sk: &str) -> Result<()> {
 type ItemColumns = (String, String, Vec<u8>, i64, Option<i64>);
 
 fn item_columns(row: &Row<'_>) -> rusqlite::Result<ItemColumns> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
 fn to_item((pk, sk, value, version, expires_at): ItemColumns) -> Result<Item> {
-    Ok(Item {
-        pk,
-        sk,
-        value,
-        version: to_version(version)?,
-        expires_at,
-    })
+    Ok(Item { pk, sk, value, version: to_version(version)?, expires_at })
 }
 
 fn to_version(stored: i64) -> Result<u64> {
-    u64::try_from(stored)
-        .map_err(|_| StoreError::Backend(format!("stored item version {stored} is negative")))
+    u64::try_from(stored).map_err(|_| StoreError::Backend(format!("stored item version {stored} is negative")))
 }
 
 fn version_overflow(pk: &str, sk: &str) -> StoreError {
@@ -360,23 +314,17 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 fn open_reader(path: &Path) -> Result<Connection> {
     let reader = Connection::open(path).map_err(|e| open_error(path, &e))?;
     configure(&reader).map_err(|e| open_error(path, &e))?;
-    reader
-        .pragma_update(None, "query_only", true)
-        .map_err(|e| open_error(path, &e))?;
+    reader.pragma_update(None, "query_only", true).map_err(|e| open_error(path, &e))?;
     Ok(reader)
 }
 
 /// Creates the schema in a new database and refuses one written by a newer schema.
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(db_error)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(db_error)?;
     match version {
         0 => {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(|e| open_error(path, &e))?;
+            conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
+                .map_err(|e| open_error(path, &e))?;
             Ok(())
         }
         SCHEMA_VERSION => Ok(()),
@@ -395,9 +343,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn open_error(path: &Path, error: &rusqlite::Error) -> StoreError {
     match db_error_kind(error) {
-        StoreError::Unavailable(detail) => {
-            StoreError::Unavailable(format!("{}: {detail}", path.display()))
-        }
+        StoreError::Unavailable(detail) => StoreError::Unavailable(format!("{}: {detail}", path.display())),
         _ => StoreError::Backend(format!("opening {}: {error}", path.display())),
     }
 }
@@ -426,27 +372,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.sqlite");
         let store = SqliteMetaStore::open(&path).unwrap();
-        store
-            .put("p", "s", b"v".to_vec(), Some(5), Condition::Absent)
-            .await
-            .unwrap();
+        store.put("p", "s", b"v".to_vec(), Some(5), Condition::Absent).await.unwrap();
         drop(store);
         let conn = Connection::open(&path).unwrap();
-        let mode: String = conn
-            .pragma_query_value(None, "journal_mode", |row| row.get(0))
-            .unwrap();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        let row: (String, String, Vec<u8>, i64, Option<i64>) = conn
-            .query_row(
-                "SELECT pk, sk, value, version, expires_at FROM items",
-                [],
-                item_columns,
-            )
-            .unwrap();
+        let row: (String, String, Vec<u8>, i64, Option<i64>) =
+            conn.query_row("SELECT pk, sk, value, version, expires_at FROM items", [], item_columns).unwrap();
         assert_eq!(row, ("p".into(), "s".into(), b"v".to_vec(), 1, Some(5)));
     }
 
@@ -455,14 +389,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.sqlite");
         drop(SqliteMetaStore::open(&path).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        assert!(matches!(
-            SqliteMetaStore::open(&path),
-            Err(StoreError::Backend(_))
-        ));
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert!(matches!(SqliteMetaStore::open(&path), Err(StoreError::Backend(_))));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -471,19 +399,11 @@ mod tests {
         let store = SqliteMetaStore::open(&dir.path().join("meta.sqlite")).unwrap();
         let mut sks = vec!["a", "B", "\u{e9}", "\u{1F600}", "\u{FFFD}", "a\u{0}", "Z"];
         for sk in &sks {
-            store
-                .put("p", sk, Vec::new(), None, Condition::Absent)
-                .await
-                .unwrap();
+            store.put("p", sk, Vec::new(), None, Condition::Absent).await.unwrap();
         }
         sks.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let listed: Vec<_> = store
-            .query(Query::partition("p"))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|item| item.sk)
-            .collect();
+        let listed: Vec<_> =
+            store.query(Query::partition("p")).await.unwrap().into_iter().map(|item| item.sk).collect();
         assert_eq!(listed, sks);
         let prefixed = store.query(Query::prefix("p", "a")).await.unwrap();
         assert_eq!(prefixed.len(), 2);
@@ -493,14 +413,8 @@ mod tests {
     async fn two_stores_on_one_file_stay_serializable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.sqlite");
-        let stores = [
-            SqliteMetaStore::open(&path).unwrap(),
-            SqliteMetaStore::open(&path).unwrap(),
-        ];
-        stores[0]
-            .put("p", "counter", Vec::new(), None, Condition::Absent)
-            .await
-            .unwrap();
+        let stores = [SqliteMetaStore::open(&path).unwrap(), SqliteMetaStore::open(&path).unwrap()];
+        stores[0].put("p", "counter", Vec::new(), None, Condition::Absent).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..16u64 {
             let store = stores[(i % 2) as usize].clone();
@@ -508,15 +422,7 @@ mod tests {
                 let mut wins = 0;
                 for _ in 0..20 {
                     let current = store.get("p", "counter").await.unwrap().unwrap().version;
-                    let result = store
-                        .put(
-                            "p",
-                            "counter",
-                            Vec::new(),
-                            None,
-                            Condition::Version(current),
-                        )
-                        .await;
+                    let result = store.put("p", "counter", Vec::new(), None, Condition::Version(current)).await;
                     match result {
                         Ok(_) => wins += 1,
                         Err(StoreError::Conflict { .. }) => {}
@@ -530,16 +436,7 @@ mod tests {
         for task in tasks {
             wins += task.await.unwrap();
         }
-        let version = stores[1]
-            .get("p", "counter")
-            .await
-            .unwrap()
-            .unwrap()
-            .version;
-        assert_eq!(
-            version,
-            1 + wins,
-            "every successful conditional put is one version step"
-        );
+        let version = stores[1].get("p", "counter").await.unwrap().unwrap().version;
+        assert_eq!(version, 1 + wins, "every successful conditional put is one version step");
     }
 }

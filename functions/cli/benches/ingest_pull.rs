@@ -81,10 +81,11 @@ fn main() {
     let mut pulled_groups = 0usize;
     let mut pulled_raw = 0usize;
     for shard in 0..SHARDS {
-        let mut cursor = get_json(&agent, &format!("{base}/logstores/bench/shards/{shard}?type=cursor&from=begin"))["cursor"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let mut cursor =
+            get_json(&agent, &format!("{base}/logstores/bench/shards/{shard}?type=cursor&from=begin"))["cursor"]
+                .as_str()
+                .unwrap()
+                .to_owned();
         loop {
             let mut response = agent
                 .get(format!("{base}/logstores/bench/shards/{shard}?type=log&count=1000&cursor={cursor}"))
@@ -132,7 +133,10 @@ fn main() {
     println!("| ingest: server CPU | {ingest_cpu:.1} s -> **{ingest_rate:.0} MB/s per server core** |");
     println!("| pull: wall | {pull_wall:.1} s ({:.0} MB/s) |", log_mb / pull_wall);
     println!("| pull: server CPU | {pull_cpu:.1} s -> **{pull_rate:.0} MB/s per server core** |");
-    println!("| lz4 block compress, same bytes, 1 core | {lz4_rate:.0} MB/s (ratio {:.2}) |", raw.len() as f64 / compressed as f64);
+    println!(
+        "| lz4 block compress, same bytes, 1 core | {lz4_rate:.0} MB/s (ratio {:.2}) |",
+        raw.len() as f64 / compressed as f64
+    );
     println!("| ingest / lz4 ceiling | {:.2} |", ingest_rate / lz4_rate);
     println!("| pull / lz4 ceiling | {:.2} |", pull_rate / lz4_rate);
     println!("| stored on disk | {} MB |", stored >> 20);

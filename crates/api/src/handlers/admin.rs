@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{json_body, number_param};
+use crate::Call;
 use crate::error::ApiError;
 use crate::response;
-use crate::Call;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -46,7 +46,9 @@ pub async fn create_project(engine: &Engine, call: &Call<'_>) -> Result<Response
     let body: ProjectBody = json_body(call)?;
     let name = match (body.project_name, call.project.clone()) {
         (Some(named), Some(host)) if named != host => {
-            return Err(ApiError::parameter(format!("projectName '{named}' differs from the project '{host}' in the Host")));
+            return Err(ApiError::parameter(format!(
+                "projectName '{named}' differs from the project '{host}' in the Host"
+            )));
         }
         (Some(named), _) => named,
         (None, Some(host)) => host,

@@ -10,9 +10,9 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use super::number_param;
+use crate::Call;
 use crate::error::ApiError;
 use crate::response;
-use crate::Call;
 
 /// Header carrying a client-chosen idempotency key (a Logport extension; SLS has none).
 pub const IDEMPOTENCY_HEADER: &str = "x-log-idempotency-key";
@@ -40,7 +40,12 @@ fn raw_body(call: &Call<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-pub async fn put_logs(engine: &Engine, call: &Call<'_>, logstore: &str, hash_key: Option<String>) -> Result<Response<Bytes>, ApiError> {
+pub async fn put_logs(
+    engine: &Engine,
+    call: &Call<'_>,
+    logstore: &str,
+    hash_key: Option<String>,
+) -> Result<Response<Bytes>, ApiError> {
     let project = call.project()?;
     let raw = raw_body(call, engine.limits().max_batch_bytes)?;
     let is_json = call.header("content-type").is_some_and(|kind| kind.starts_with("application/json"));
@@ -63,13 +68,23 @@ pub async fn put_logs(engine: &Engine, call: &Call<'_>, logstore: &str, hash_key
     Ok(response)
 }
 
-pub async fn get_cursor(engine: &Engine, call: &Call<'_>, logstore: &str, shard: u32) -> Result<Response<Bytes>, ApiError> {
+pub async fn get_cursor(
+    engine: &Engine,
+    call: &Call<'_>,
+    logstore: &str,
+    shard: u32,
+) -> Result<Response<Bytes>, ApiError> {
     let from = call.param("from").ok_or_else(|| ApiError::parameter("from is required: begin, end or unix seconds"))?;
     let cursor = engine.cursor(call.project()?, logstore, shard, CursorFrom::parse(from)?).await?;
     Ok(response::json(&json!({"cursor": cursor})))
 }
 
-pub async fn get_cursor_time(engine: &Engine, call: &Call<'_>, logstore: &str, shard: u32) -> Result<Response<Bytes>, ApiError> {
+pub async fn get_cursor_time(
+    engine: &Engine,
+    call: &Call<'_>,
+    logstore: &str,
+    shard: u32,
+) -> Result<Response<Bytes>, ApiError> {
     let cursor = call.param("cursor").ok_or_else(|| ApiError::parameter("cursor is required"))?;
     let time = engine.cursor_time(call.project()?, logstore, shard, cursor).await?;
     Ok(response::json(&json!({"cursor_time": time})))
@@ -81,7 +96,12 @@ fn accepted_compression(call: &Call<'_>) -> Compression {
     accepted.split(',').find_map(|name| Compression::parse(name).ok()).unwrap_or(Compression::None)
 }
 
-pub async fn pull_logs(engine: &Engine, call: &Call<'_>, logstore: &str, shard: u32) -> Result<Response<Bytes>, ApiError> {
+pub async fn pull_logs(
+    engine: &Engine,
+    call: &Call<'_>,
+    logstore: &str,
+    shard: u32,
+) -> Result<Response<Bytes>, ApiError> {
     let cursor = call.param("cursor").ok_or_else(|| ApiError::parameter("cursor is required"))?;
     let count = number_param(call, "count", 1000)?;
     let end_cursor = call.param("end_cursor").or_else(|| call.param("endCursor")).filter(|end| !end.is_empty());
@@ -89,8 +109,9 @@ pub async fn pull_logs(engine: &Engine, call: &Call<'_>, logstore: &str, shard: 
 
     let wants_json = call.header("accept").is_some_and(|accept| accept.contains("application/json"));
     let (raw, content_type) = if wants_json {
-        let list = LogGroupList::decode(outcome.list.as_slice())
-            .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", error.to_string()))?;
+        let list = LogGroupList::decode(outcome.list.as_slice()).map_err(|error| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", error.to_string())
+        })?;
         let groups: Vec<Value> = list.log_groups.iter().map(group_to_json).collect();
         (serde_json::to_vec(&groups).expect("JSON values serialize"), "application/json")
     } else {

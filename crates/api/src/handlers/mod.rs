@@ -9,9 +9,9 @@ use http::Response;
 use logport_core::engine::Engine;
 use serde::de::DeserializeOwned;
 
+use crate::Call;
 use crate::error::ApiError;
 use crate::route::Route;
-use crate::Call;
 
 pub(crate) async fn run(engine: &Engine, route: Route, call: &Call<'_>) -> Result<Response<Bytes>, ApiError> {
     match route {
@@ -43,6 +43,8 @@ fn json_body<T: DeserializeOwned>(call: &Call<'_>) -> Result<T, ApiError> {
 fn number_param(call: &Call<'_>, name: &str, default: usize) -> Result<usize, ApiError> {
     match call.param(name) {
         None | Some("") => Ok(default),
-        Some(text) => text.parse().map_err(|_| ApiError::parameter(format!("{name} must be a non-negative integer, not '{text}'"))),
+        Some(text) => text
+            .parse()
+            .map_err(|_| ApiError::parameter(format!("{name} must be a non-negative integer, not '{text}'"))),
     }
 }
