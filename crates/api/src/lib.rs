@@ -22,7 +22,7 @@ use logport_core::engine::Engine;
 pub use error::ApiError;
 
 use crate::auth::Credentials;
-use crate::route::{parse_query, route};
+use crate::route::{RouteGroup, parse_query, route};
 
 /// How the API authenticates and names itself.
 #[derive(Debug, Clone)]
@@ -33,11 +33,15 @@ pub struct ApiConfig {
     pub server_names: Vec<String>,
     /// Largest request body accepted, as sent (compressed).
     pub max_body_bytes: usize,
+    /// The groups of calls this API answers; any other call is `404 RequestNotSupported`. A
+    /// deployment that splits the API between processes (the Lambda functions) names each part
+    /// here, so routing stays in one place.
+    pub groups: &'static [RouteGroup],
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { credentials: None, server_names: Vec::new(), max_body_bytes: 32 << 20 }
+        Self { credentials: None, server_names: Vec::new(), max_body_bytes: 32 << 20, groups: RouteGroup::ALL }
     }
 }
 
@@ -132,6 +136,16 @@ impl Api {
         let project = host::project_of(parts, &self.config.server_names);
         let params = parse_query(parts.uri.query());
         let route = route(&parts.method, parts.uri.path(), &params, project.is_some())?;
+        if !self.config.groups.contains(&route.group()) {
+            let served: Vec<&str> = self.config.groups.iter().map(|group| group.name()).collect();
+            return Err(ApiError::not_found(format!(
+                "{} {} is a {} call; this endpoint serves {} calls only",
+                parts.method,
+                parts.uri.path(),
+                route.group().name(),
+                served.join(" and ")
+            )));
+        }
         let call = Call { parts, body, project, params };
         if route.needs_project() {
             call.project()?;

@@ -40,12 +40,71 @@ pub enum Route {
         logstore: String,
         shard: u32,
     },
+    /// `POST /logstores/{ls}/logs` (GetLogs v2, JSON body).
+    GetLogs(String),
+    /// `GET /logstores/{ls}?type=log&from=&to=&query=...` (GetLogs v1).
+    GetLogsV1(String),
+    /// `GET /logstores/{ls}?type=histogram&from=&to=&query=`.
+    Histogram(String),
+    /// `GET /logstores/{ls}?type=context_log&pack_meta=&back_lines=&forward_lines=`.
+    Context(String),
 }
 
 impl Route {
     /// Whether the call needs a project named by Host or `x-log-project`.
     pub fn needs_project(&self) -> bool {
         !matches!(self, Self::ListProjects)
+    }
+
+    /// The group the call belongs to.
+    pub fn group(&self) -> RouteGroup {
+        match self {
+            Self::ListProjects
+            | Self::CreateProject
+            | Self::GetProject
+            | Self::UpdateProject
+            | Self::DeleteProject
+            | Self::CreateLogstore
+            | Self::ListLogstores
+            | Self::GetLogstore(_)
+            | Self::UpdateLogstore(_)
+            | Self::DeleteLogstore(_) => RouteGroup::Admin,
+            Self::PutLogs { .. } => RouteGroup::Write,
+            Self::ListShards(_) | Self::GetCursor { .. } | Self::GetCursorTime { .. } | Self::PullLogs { .. } => {
+                RouteGroup::Read
+            }
+            Self::GetLogs(_) | Self::GetLogsV1(_) | Self::Histogram(_) | Self::Context(_) => RouteGroup::Query,
+        }
+    }
+}
+
+/// Calls grouped by what they do, so that a deployment can split the API between processes (the
+/// Lambda functions each serve some groups; `logport up` serves all of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RouteGroup {
+    /// Projects and logstores: create, get, update, delete, list.
+    Admin,
+    /// PutLogs.
+    Write,
+    /// Shard listing, cursors and PullLogs.
+    Read,
+    /// Search and SQL over stored logs (GetLogs, histograms, context).
+    Query,
+}
+
+impl RouteGroup {
+    /// Every group.
+    pub const ALL: &'static [RouteGroup] = &[RouteGroup::Admin, RouteGroup::Write, RouteGroup::Read, RouteGroup::Query];
+
+    /// The group's name, for logs and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Write => "write",
+            Self::Read => "read",
+            Self::Query => "query",
+        }
     }
 }
 
@@ -90,12 +149,21 @@ pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) ->
         (&Method::DELETE, []) => Route::DeleteProject,
         (&Method::POST, ["logstores"]) => Route::CreateLogstore,
         (&Method::GET, ["logstores"]) => Route::ListLogstores,
-        (&Method::GET, ["logstores", logstore]) => match kind {
-            None => Route::GetLogstore((*logstore).to_owned()),
-            Some(other) => {
-                return Err(ApiError::parameter(format!("type={other} on a logstore is not supported by this server")));
+        (&Method::GET, ["logstores", logstore]) => {
+            let logstore = (*logstore).to_owned();
+            match kind {
+                None => Route::GetLogstore(logstore),
+                Some("log" | "logs") => Route::GetLogsV1(logstore),
+                Some("histogram") => Route::Histogram(logstore),
+                Some("context_log") => Route::Context(logstore),
+                Some(other) => {
+                    return Err(ApiError::parameter(format!(
+                        "unknown type '{other}' on a logstore (log, histogram, context_log)"
+                    )));
+                }
             }
-        },
+        }
+        (&Method::POST, ["logstores", logstore, "logs"]) => Route::GetLogs((*logstore).to_owned()),
         (&Method::PUT, ["logstores", logstore]) => Route::UpdateLogstore((*logstore).to_owned()),
         (&Method::DELETE, ["logstores", logstore]) => Route::DeleteLogstore((*logstore).to_owned()),
         (&Method::GET, ["logstores", logstore, "shards"]) => Route::ListShards((*logstore).to_owned()),
@@ -153,6 +221,20 @@ mod tests {
         assert!(at(Method::GET, "/logstores/ls/shards/0", "").is_err());
         assert!(at(Method::POST, "/logstores/ls/shards/route", "").is_err());
         assert_eq!(at(Method::PATCH, "/nowhere", "").unwrap_err().code, "RequestNotSupported");
+    }
+
+    #[test]
+    fn groups_calls_by_what_they_do() {
+        let group = |method, path, query| at(method, path, query).unwrap().group();
+        assert_eq!(route(&Method::GET, "/", &Params::new(), false).unwrap().group(), RouteGroup::Admin);
+        assert_eq!(group(Method::POST, "/", ""), RouteGroup::Admin);
+        assert_eq!(group(Method::DELETE, "/logstores/ls", ""), RouteGroup::Admin);
+        assert_eq!(group(Method::POST, "/logstores/ls/shards/lb", ""), RouteGroup::Write);
+        assert_eq!(group(Method::POST, "/logstores/ls/shards/route", "key=k"), RouteGroup::Write);
+        assert_eq!(group(Method::GET, "/logstores/ls/shards", ""), RouteGroup::Read);
+        assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=cursor&from=end"), RouteGroup::Read);
+        assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=cursor_time&cursor=MA=="), RouteGroup::Read);
+        assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=log&cursor=MA=="), RouteGroup::Read);
     }
 
     #[test]

@@ -185,3 +185,28 @@ fn projects_logstores_and_shards_describe_themselves() {
     );
     assert_eq!(json_of(&by_header)["logstores"][0], "ls");
 }
+
+#[test]
+fn an_api_serving_some_groups_refuses_the_others() {
+    use crate::route::RouteGroup;
+    let engine = Arc::new(Engine::new(Arc::new(MemoryObjectStore::default()), Arc::new(MemoryMetaStore::default())));
+    let all = Api::new(engine.clone(), ApiConfig::default());
+    let reader = Api::new(engine, ApiConfig { groups: &[RouteGroup::Read], ..ApiConfig::default() });
+    assert_eq!(call(&all, Method::POST, "/", &[], r#"{"projectName":"proj"}"#).status(), StatusCode::OK);
+    assert_eq!(call(&all, Method::POST, "/logstores", &[], r#"{"logstoreName":"ls"}"#).status(), StatusCode::OK);
+
+    let refused = call(&reader, Method::POST, "/logstores/ls/shards/lb", &[], "");
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let body = json_of(&refused);
+    assert_eq!(body["errorCode"], "RequestNotSupported");
+    assert!(body["errorMessage"].as_str().unwrap().contains("write call"), "{body}");
+    assert!(refused.headers().contains_key("x-log-requestid"));
+    let refused = call(&reader, Method::GET, "/logstores", &[], "");
+    assert_eq!(json_of(&refused)["errorCode"], "RequestNotSupported");
+
+    let cursor = call(&reader, Method::GET, "/logstores/ls/shards/0?type=cursor&from=begin", &[], "");
+    assert_eq!(cursor.status(), StatusCode::OK, "{:?}", cursor.body());
+    // Errors of the call itself still come first from the engine, as for any served call.
+    let missing = call(&reader, Method::GET, "/logstores/nope/shards", &[], "");
+    assert_eq!(json_of(&missing)["errorCode"], "LogStoreNotExist");
+}

@@ -43,6 +43,13 @@ pub async fn object_store(store: &dyn ObjectStore, namespace: &str) {
     assert_eq!(store.get_range(&key("b/binary"), 10..20).await.unwrap(), binary.slice(10..20));
     assert_eq!(store.get_range(&key("b/binary"), 69_990..80_000).await.unwrap(), binary.slice(69_990..));
     assert!(matches!(store.get_range(&key("b/binary"), 80_000..80_010).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.get_range(&key("b/binary"), 70_000..70_001).await, Err(StoreError::Invalid(_))));
+    let reversed = std::ops::Range { start: 20, end: 10 };
+    assert!(matches!(store.get_range(&key("b/binary"), reversed).await, Err(StoreError::Invalid(_))));
+    assert!(store.get_range(&key("b/binary"), 5..5).await.unwrap().is_empty(), "an empty range inside is empty");
+    assert!(store.get_range(&key("a/empty"), 0..10).await.unwrap().is_empty(), "from 0, an empty object is fine");
+    assert!(store.get_range(&key("a/empty"), 0..0).await.unwrap().is_empty());
+    assert!(matches!(store.get_range(&key("missing"), 3..3).await, Err(StoreError::NotFound(_))));
 
     // Missing keys.
     assert!(matches!(store.get(&key("missing")).await, Err(StoreError::NotFound(_))));
@@ -89,8 +96,15 @@ pub async fn object_store(store: &dyn ObjectStore, namespace: &str) {
     assert!(store.list(&format!("{namespace}/")).await.unwrap().is_empty());
 }
 
-/// Checks the [`MetaStore`] contract.
+/// Checks the whole [`MetaStore`] contract: [`meta_store_basic`] and [`meta_store_transactions`].
 pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
+    meta_store_basic(store, namespace).await;
+    meta_store_transactions(store, namespace).await;
+}
+
+/// Checks the [`MetaStore`] contract without `transact`: versions, conditions, deletes, TTL
+/// attributes, range queries and invalid requests (for servers that lack transactions).
+pub async fn meta_store_basic(store: &dyn MetaStore, namespace: &str) {
     let pk = |name: &str| format!("{namespace}#{name}");
     let put = |name: &str, sk: &str, value: &str, condition| {
         let (pk, sk, value) = (pk(name), sk.to_owned(), value.as_bytes().to_vec());
@@ -122,6 +136,58 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
     assert!(store.get(&pk("p"), "bin").await.unwrap().is_none());
     store.delete(&pk("p"), "bin", Condition::Always).await.unwrap();
     assert!(matches!(store.delete(&pk("p"), "bin", Condition::Exists).await, Err(StoreError::Conflict { .. })));
+
+    // Range queries: bounds, order, limit, prefix, more than a page's worth.
+    let filler = "v".repeat(2_000);
+    for index in (0..600).rev() {
+        put("q", &format!("{index:05}"), &filler, Condition::Absent).await.unwrap();
+    }
+    put("q", "zz", "last", Condition::Absent).await.unwrap();
+    let sks = |items: Vec<crate::store::Item>| items.into_iter().map(|item| item.sk).collect::<Vec<_>>();
+    let all = store.query(Query::partition(pk("q"))).await.unwrap();
+    assert_eq!(all.len(), 601, "query must page internally and be complete");
+    assert!(all.windows(2).all(|w| w[0].sk < w[1].sk), "ascending by sort key");
+    let range = Query::partition(pk("q")).from(Bound::Included("00010".into())).to(Bound::Excluded("00013".into()));
+    assert_eq!(sks(store.query(range).await.unwrap()), ["00010", "00011", "00012"]);
+    let range = Query::partition(pk("q")).from(Bound::Excluded("00010".into())).to(Bound::Included("00013".into()));
+    assert_eq!(sks(store.query(range).await.unwrap()), ["00011", "00012", "00013"]);
+    let last_before = Query::partition(pk("q")).to(Bound::Excluded("00100".into())).reversed().limit(2);
+    assert_eq!(sks(store.query(last_before).await.unwrap()), ["00099", "00098"]);
+    let first_after = Query::partition(pk("q")).from(Bound::Included("00595".into())).limit(3);
+    assert_eq!(sks(store.query(first_after).await.unwrap()), ["00595", "00596", "00597"]);
+    assert_eq!(sks(store.query(Query::prefix(pk("q"), "0059")).await.unwrap()).len(), 10);
+    assert_eq!(sks(store.query(Query::partition(pk("q")).reversed().limit(1)).await.unwrap()), ["zz"]);
+    assert!(store.query(Query::partition(pk("empty"))).await.unwrap().is_empty());
+    let empty_range = Query::partition(pk("q")).from(Bound::Included("b".into())).to(Bound::Excluded("a".into()));
+    assert!(store.query(empty_range).await.unwrap().is_empty());
+
+    // Invalid requests.
+    assert!(matches!(store.get("", "a").await, Err(StoreError::Invalid(_))));
+    let huge = vec![0u8; crate::store::MAX_VALUE_BYTES + 1];
+    assert!(matches!(store.put(&pk("p"), "huge", huge, None, Condition::Always).await, Err(StoreError::Invalid(_))));
+
+    for name in ["p", "q"] {
+        for item in store.query(Query::partition(pk(name))).await.unwrap() {
+            store.delete(&item.pk, &item.sk, Condition::Always).await.unwrap();
+        }
+        assert!(store.query(Query::partition(pk(name))).await.unwrap().is_empty());
+    }
+}
+
+/// Checks [`MetaStore::transact`]: all or nothing, conflict indices, refused transactions, and
+/// serializable concurrent transactions.
+pub async fn meta_store_transactions(store: &dyn MetaStore, namespace: &str) {
+    let pk = |name: &str| format!("{namespace}#{name}");
+    let put = |name: &str, sk: &str, value: &str, condition| {
+        let (pk, sk, value) = (pk(name), sk.to_owned(), value.as_bytes().to_vec());
+        async move { store.put(&pk, &sk, value, None, condition).await }
+    };
+
+    // An item at version 4 for the transactions to move.
+    assert_eq!(put("p", "a", "1", Condition::Absent).await.unwrap(), 1);
+    for version in 1..4 {
+        put("p", "a", "x", Condition::Version(version)).await.unwrap();
+    }
 
     // Transactions: all or nothing, conflict index, distinct keys, size limit.
     let ops = vec![
@@ -174,6 +240,10 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
     ];
     assert!(matches!(store.transact(twice).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.transact(Vec::new()).await, Err(StoreError::Invalid(_))));
+    let too_many = (0..=crate::store::MAX_TRANSACTION_OPS)
+        .map(|i| WriteOp::Check { pk: pk("t"), sk: format!("many-{i}"), condition: Condition::Absent })
+        .collect();
+    assert!(matches!(store.transact(too_many).await, Err(StoreError::Invalid(_))));
     let delete_in_tx = vec![
         WriteOp::Delete { pk: pk("t"), sk: "x".into(), condition: Condition::Version(1) },
         WriteOp::Put { pk: pk("t"), sk: "z".into(), value: Vec::new(), expires_at: None, condition: Condition::Always },
@@ -181,30 +251,6 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
     store.transact(delete_in_tx).await.unwrap();
     assert!(store.get(&pk("t"), "x").await.unwrap().is_none());
     assert_eq!(store.get(&pk("t"), "z").await.unwrap().unwrap().value, Vec::<u8>::new());
-
-    // Range queries: bounds, order, limit, prefix, more than a page's worth.
-    let filler = "v".repeat(2_000);
-    for index in (0..600).rev() {
-        put("q", &format!("{index:05}"), &filler, Condition::Absent).await.unwrap();
-    }
-    put("q", "zz", "last", Condition::Absent).await.unwrap();
-    let sks = |items: Vec<crate::store::Item>| items.into_iter().map(|item| item.sk).collect::<Vec<_>>();
-    let all = store.query(Query::partition(pk("q"))).await.unwrap();
-    assert_eq!(all.len(), 601, "query must page internally and be complete");
-    assert!(all.windows(2).all(|w| w[0].sk < w[1].sk), "ascending by sort key");
-    let range = Query::partition(pk("q")).from(Bound::Included("00010".into())).to(Bound::Excluded("00013".into()));
-    assert_eq!(sks(store.query(range).await.unwrap()), ["00010", "00011", "00012"]);
-    let range = Query::partition(pk("q")).from(Bound::Excluded("00010".into())).to(Bound::Included("00013".into()));
-    assert_eq!(sks(store.query(range).await.unwrap()), ["00011", "00012", "00013"]);
-    let last_before = Query::partition(pk("q")).to(Bound::Excluded("00100".into())).reversed().limit(2);
-    assert_eq!(sks(store.query(last_before).await.unwrap()), ["00099", "00098"]);
-    let first_after = Query::partition(pk("q")).from(Bound::Included("00595".into())).limit(3);
-    assert_eq!(sks(store.query(first_after).await.unwrap()), ["00595", "00596", "00597"]);
-    assert_eq!(sks(store.query(Query::prefix(pk("q"), "0059")).await.unwrap()).len(), 10);
-    assert_eq!(sks(store.query(Query::partition(pk("q")).reversed().limit(1)).await.unwrap()), ["zz"]);
-    assert!(store.query(Query::partition(pk("empty"))).await.unwrap().is_empty());
-    let empty_range = Query::partition(pk("q")).from(Bound::Included("b".into())).to(Bound::Excluded("a".into()));
-    assert!(store.query(empty_range).await.unwrap().is_empty());
 
     // Optimistic concurrency: of writers racing on one version, exactly one wins.
     put("race", "counter", "0", Condition::Absent).await.unwrap();
@@ -235,12 +281,7 @@ pub async fn meta_store(store: &dyn MetaStore, namespace: &str) {
         "only the winner's writes land"
     );
 
-    // Invalid requests.
-    assert!(matches!(store.get("", "a").await, Err(StoreError::Invalid(_))));
-    let huge = vec![0u8; crate::store::MAX_VALUE_BYTES + 1];
-    assert!(matches!(store.put(&pk("p"), "huge", huge, None, Condition::Always).await, Err(StoreError::Invalid(_))));
-
-    for name in ["p", "t", "q", "race"] {
+    for name in ["p", "t", "race"] {
         for item in store.query(Query::partition(pk(name))).await.unwrap() {
             store.delete(&item.pk, &item.sk, Condition::Always).await.unwrap();
         }

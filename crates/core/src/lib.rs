@@ -7,6 +7,7 @@
 //! It must not know about AWS, SQLite, tokio, HTTP servers or wasm hosts: it builds for
 //! `wasm32-wasip2` and does no I/O except through the ports it is given.
 
+pub mod bloom;
 pub mod codec;
 pub mod cursor;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod names;
 pub mod shard;
 pub mod store;
+pub mod tokens;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

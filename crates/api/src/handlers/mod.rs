@@ -3,6 +3,8 @@
 
 mod admin;
 mod logs;
+#[cfg(feature = "query")]
+mod query;
 
 use bytes::Bytes;
 use http::Response;
@@ -13,7 +15,11 @@ use crate::Call;
 use crate::error::ApiError;
 use crate::route::Route;
 
-pub(crate) async fn run(engine: &Engine, route: Route, call: &Call<'_>) -> Result<Response<Bytes>, ApiError> {
+pub(crate) async fn run(
+    engine: &std::sync::Arc<Engine>,
+    route: Route,
+    call: &Call<'_>,
+) -> Result<Response<Bytes>, ApiError> {
     match route {
         Route::ListProjects => admin::list_projects(engine, call).await,
         Route::CreateProject => admin::create_project(engine, call).await,
@@ -30,6 +36,18 @@ pub(crate) async fn run(engine: &Engine, route: Route, call: &Call<'_>) -> Resul
         Route::GetCursor { logstore, shard } => logs::get_cursor(engine, call, &logstore, shard).await,
         Route::GetCursorTime { logstore, shard } => logs::get_cursor_time(engine, call, &logstore, shard).await,
         Route::PullLogs { logstore, shard } => logs::pull_logs(engine, call, &logstore, shard).await,
+        #[cfg(feature = "query")]
+        Route::GetLogs(logstore) => query::get_logs(engine, call, &logstore).await,
+        #[cfg(feature = "query")]
+        Route::GetLogsV1(logstore) => query::get_logs_v1(engine, call, &logstore).await,
+        #[cfg(feature = "query")]
+        Route::Histogram(logstore) => query::histogram(engine, call, &logstore).await,
+        #[cfg(feature = "query")]
+        Route::Context(logstore) => query::context(engine, call, &logstore).await,
+        #[cfg(not(feature = "query"))]
+        Route::GetLogs(_) | Route::GetLogsV1(_) | Route::Histogram(_) | Route::Context(_) => {
+            Err(ApiError::not_found("queries are served by the query function of this deployment"))
+        }
     }
 }
 

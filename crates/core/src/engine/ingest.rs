@@ -5,9 +5,11 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use prost::Message;
 
+use crate::bloom::Bloom;
 use crate::model::LogGroup;
 use crate::shard::shard_for_key;
 use crate::store::{Condition, PutMode, StoreError, WriteOp};
+use crate::tokens::for_each_token_hash;
 
 use super::records::{self, IDEMPOTENCY_WINDOW_SECS, IdempotencyRecord, LogstoreRecord, SegmentRecord, ShardHead};
 use super::{Engine, EngineError, Result, keys, segment};
@@ -31,6 +33,10 @@ pub struct Batch {
     log_count: u64,
     min_time: u32,
     max_time: u32,
+    /// Hashes of the tokens of every value, topic, source and tag value (for the term filter).
+    token_hashes: Vec<u64>,
+    /// Distinct content keys and `__tag__:` keys, in first-seen order.
+    keys: Vec<String>,
 }
 
 impl Batch {
@@ -56,7 +62,15 @@ impl Batch {
     }
 
     fn empty() -> Self {
-        Self { raw: Vec::new(), group_sizes: Vec::new(), log_count: 0, min_time: u32::MAX, max_time: 0 }
+        Self {
+            raw: Vec::new(),
+            group_sizes: Vec::new(),
+            log_count: 0,
+            min_time: u32::MAX,
+            max_time: 0,
+            token_hashes: Vec::new(),
+            keys: Vec::new(),
+        }
     }
 
     fn add(&mut self, group: &LogGroup, bytes: Vec<u8>) -> Result<()> {
@@ -66,6 +80,32 @@ impl Batch {
         self.min_time = self.min_time.min(min_time);
         self.max_time = self.max_time.max(max_time);
         self.log_count += group.logs.len() as u64;
+        let hashes = &mut self.token_hashes;
+        let mut push = |hash| hashes.push(hash);
+        for text in [group.topic.as_deref(), group.source.as_deref()].into_iter().flatten() {
+            for_each_token_hash(text, &mut push);
+        }
+        for tag in &group.log_tags {
+            for_each_token_hash(&tag.value, &mut push);
+        }
+        let mut seen: std::collections::HashSet<&str> = self.keys.iter().map(String::as_str).collect();
+        let mut new_keys = Vec::new();
+        for tag in &group.log_tags {
+            let key = format!("{}{}", crate::model::TAG_PREFIX, tag.key);
+            if !self.keys.contains(&key) && !new_keys.contains(&key) {
+                new_keys.push(key);
+            }
+        }
+        for log in &group.logs {
+            for content in &log.contents {
+                for_each_token_hash(&content.value, &mut push);
+                if seen.insert(&content.key) {
+                    new_keys.push(content.key.clone());
+                }
+            }
+        }
+        drop(seen);
+        self.keys.extend(new_keys);
         self.group_sizes
             .push(u32::try_from(bytes.len()).map_err(|_| EngineError::TooLarge("log group over 4 GiB".into()))?);
         if self.raw.is_empty() {
@@ -74,6 +114,18 @@ impl Batch {
             self.raw.extend_from_slice(&bytes);
         }
         Ok(())
+    }
+
+    /// The serialized term filter over the batch's tokens.
+    fn term_filter(&self) -> Vec<u8> {
+        let mut hashes = self.token_hashes.clone();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut bloom = Bloom::with_capacity(hashes.len());
+        for hash in hashes {
+            bloom.insert(hash);
+        }
+        bloom.to_bytes()
     }
 
     /// Number of logs.
@@ -90,6 +142,15 @@ impl Batch {
     pub fn raw_bytes(&self) -> usize {
         self.raw.len()
     }
+}
+
+/// Where a written segment object is, for its index record.
+#[derive(Debug)]
+struct Placement<'a> {
+    object_key: &'a str,
+    stored_bytes: u64,
+    filter_offset: u64,
+    filter_len: u64,
 }
 
 /// Where a committed batch landed.
@@ -159,9 +220,14 @@ impl Engine {
         let written = self.now();
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let object_key = keys::segment_object(project, logstore, &record.incarnation, shard, written, &unique);
-        let object = segment::encode(&batch.raw);
-        let stored_bytes = object.len() as u64;
-        self.objects.put(&object_key, Bytes::from(object), PutMode::Create).await?;
+        let encoded = segment::encode(&batch.raw, &batch.term_filter());
+        let placement = Placement {
+            object_key: &object_key,
+            stored_bytes: encoded.object.len() as u64,
+            filter_offset: encoded.filter_offset,
+            filter_len: encoded.filter_len,
+        };
+        self.objects.put(&object_key, Bytes::from(encoded.object), PutMode::Create).await?;
 
         let committed = self
             .commit(
@@ -169,8 +235,7 @@ impl Engine {
                 &record,
                 shard,
                 &batch,
-                &object_key,
-                stored_bytes,
+                &placement,
                 idempotency_key.map(|key| (idempotency_pk.as_str(), key)),
             )
             .await;
@@ -209,15 +274,13 @@ impl Engine {
 
     /// Claims the shard's next sequence number in one transaction. `Ok(None)`: the idempotency
     /// key was committed by someone else meanwhile.
-    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
         project: &str,
         record: &LogstoreRecord,
         shard: u32,
         batch: &Batch,
-        object_key: &str,
-        stored_bytes: u64,
+        placement: &Placement<'_>,
         idempotency: Option<(&str, &str)>,
     ) -> Result<Option<PutOutcome>> {
         let incarnation = &record.incarnation;
@@ -236,13 +299,16 @@ impl Engine {
                 seq: head.next_seq,
                 position: head.next_position,
                 group_sizes: batch.group_sizes.clone(),
-                object_key: object_key.to_owned(),
+                object_key: placement.object_key.to_owned(),
                 receive_time,
                 log_count: batch.log_count,
                 raw_bytes: batch.raw.len() as u64,
-                stored_bytes,
+                stored_bytes: placement.stored_bytes,
                 min_time: batch.min_time,
                 max_time: batch.max_time,
+                filter_offset: placement.filter_offset,
+                filter_len: placement.filter_len,
+                keys: batch.keys.clone(),
             };
             let next = ShardHead {
                 next_seq: head.next_seq + 1,

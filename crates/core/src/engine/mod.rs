@@ -18,6 +18,7 @@ pub mod keys;
 mod pull;
 pub mod records;
 mod retention;
+pub mod scan;
 pub mod segment;
 
 use std::sync::Arc;

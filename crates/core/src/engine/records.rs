@@ -74,6 +74,14 @@ pub struct SegmentRecord {
     pub stored_bytes: u64,
     pub min_time: u32,
     pub max_time: u32,
+    /// Where the term filter sits in the object (`filter_len` 0: no filter, always scan).
+    #[serde(default)]
+    pub filter_offset: u64,
+    #[serde(default)]
+    pub filter_len: u64,
+    /// The distinct content keys and tag keys (`__tag__:k`) of its logs, for query schemas.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 impl SegmentRecord {

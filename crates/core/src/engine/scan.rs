@@ -1,0 +1,111 @@
+//! Reading committed segments for search: which segments may hold logs of a time range, whether
+//! a segment's term filter admits a set of tokens, and the decoded log groups of a segment.
+
+use prost::Message;
+
+use crate::bloom::Bloom;
+use crate::model::LogGroup;
+use crate::store::Query;
+
+use super::records::{self, LogstoreRecord, SegmentRecord};
+use super::{Engine, EngineError, Result, keys, segment};
+
+/// A committed segment of a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRef {
+    pub shard: u32,
+    pub record: SegmentRecord,
+}
+
+impl Engine {
+    /// Every retained segment of a logstore whose log times overlap `[from, to)`, shard by shard
+    /// in commit order. (It reads each shard's whole segment index: a log-time index is a later
+    /// optimisation.)
+    pub async fn segments_between(
+        &self,
+        project: &str,
+        logstore: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(LogstoreRecord, Vec<SegmentRef>)> {
+        let record = self.logstore(project, logstore).await?;
+        let cutoff = record.expiry_cutoff(self.now());
+        let mut segments = Vec::new();
+        for shard in 0..record.shard_count {
+            let pk = keys::segments(project, &record.name, &record.incarnation, shard);
+            for item in self.meta.query(Query::partition(pk)).await? {
+                let segment: SegmentRecord = records::decode("segment", &item.value)?;
+                let expired = cutoff.is_some_and(|cutoff| segment.receive_time < cutoff);
+                let overlaps = i64::from(segment.max_time) >= from && i64::from(segment.min_time) < to;
+                if !expired && overlaps {
+                    segments.push(SegmentRef { shard, record: segment });
+                }
+            }
+        }
+        Ok((record, segments))
+    }
+
+    /// The segments of one shard around a position: the one holding it and up to `around` on
+    /// each side (for context queries).
+    pub async fn segments_around(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        position: u64,
+        around: usize,
+    ) -> Result<Vec<SegmentRef>> {
+        let record = self.logstore(project, logstore).await?;
+        if shard >= record.shard_count {
+            return Err(EngineError::ShardNotExist(shard));
+        }
+        let pk = keys::segments(project, &record.name, &record.incarnation, shard);
+        let sk = keys::position_sk(position);
+        let before =
+            Query::partition(pk.clone()).to(std::ops::Bound::Included(sk.clone())).reversed().limit(around + 1);
+        let after = Query::partition(pk).from(std::ops::Bound::Excluded(sk)).limit(around);
+        let mut items = self.meta.query(before).await?;
+        items.reverse();
+        items.extend(self.meta.query(after).await?);
+        items
+            .iter()
+            .map(|item| records::decode("segment", &item.value).map(|record| SegmentRef { shard, record }))
+            .collect()
+    }
+
+    /// False when the segment's term filter proves it holds none of the logs that contain every
+    /// token hash in `required`; true otherwise (also when it has no filter).
+    pub async fn may_contain_all(&self, segment: &SegmentRef, required: &[u64]) -> Result<bool> {
+        let record = &segment.record;
+        if required.is_empty() || record.filter_len == 0 {
+            return Ok(true);
+        }
+        let range = record.filter_offset..record.filter_offset + record.filter_len;
+        let bytes = self.objects.get_range(&record.object_key, range).await?;
+        let bloom = Bloom::from_bytes(&bytes)
+            .ok_or_else(|| EngineError::Corrupt(format!("segment {}: bad term filter", record.object_key)))?;
+        Ok(required.iter().all(|hash| bloom.may_contain(*hash)))
+    }
+
+    /// The log groups of a segment, decoded, in order.
+    pub async fn read_groups(&self, segment: &SegmentRef) -> Result<Vec<LogGroup>> {
+        let record = &segment.record;
+        let object = self.objects.get(&record.object_key).await?;
+        decode_groups(record, &object)
+    }
+}
+
+/// Splits and decodes the groups of a segment object.
+pub fn decode_groups(record: &SegmentRecord, object: &[u8]) -> Result<Vec<LogGroup>> {
+    let raw = segment::decode(&record.object_key, object)?;
+    let mut groups = Vec::with_capacity(record.group_sizes.len());
+    let mut offset = 0usize;
+    for size in &record.group_sizes {
+        let bytes = raw
+            .get(offset..offset + *size as usize)
+            .ok_or_else(|| EngineError::Corrupt(format!("segment {} is shorter than its index", record.object_key)))?;
+        groups.push(LogGroup::decode(bytes).map_err(|error| EngineError::Corrupt(error.to_string()))?);
+        offset += *size as usize;
+    }
+    Ok(groups)
+}

@@ -1,0 +1,24 @@
+//! `logport-query` answers SLS queries: `search | SQL`. The search syntax selects logs (parsed
+//! and evaluated here, pruned by time and by per-segment term filters); the optional SQL after
+//! the bar aggregates the hits with DataFusion over Arrow batches. It also builds histograms and
+//! context views.
+//!
+//! It reads logs only through the engine's scan API; it must not know storage backends or HTTP.
+
+mod error;
+mod execute;
+pub mod rows;
+mod scan;
+pub mod search;
+pub mod sql;
+
+pub use error::{QueryError, Result};
+pub use execute::{
+    Bucket, ContextRequest, ContextResponse, GetLogsRequest, GetLogsResponse, HistogramRequest, MAX_LINE, Meta,
+    context, get_logs, histogram, split_query,
+};
+
+/// How many partitions SQL scans are split into (one per core).
+fn scan_partitions() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
