@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test Logport has, from a clean clone: formatting, lints, the wasm32-wasip2 build of the
-# core, unit + conformance + integration tests (real `logport up` processes), and the official
-# Python SDK against a real server. Installs what it needs (the rustup target, a Python venv).
+# Every test Logport has, from a clean clone: formatting, lints, cfn-lint of template.yaml, the
+# wasm32-wasip2 build of the core, unit + conformance + integration tests (real `logport up`
+# processes; the AWS backend against local moto and dynalite servers), and the official Python SDK
+# against a real server. Installs what it needs (the rustup target, a Python venv with the SDK,
+# moto and cfn-lint, dynalite from npm).
 #
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
 set -euo pipefail
@@ -18,16 +20,40 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, -D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "template.yaml: cfn-lint"
+# Pinned, in the project venv (shared with tests/sdk/run.sh); pip runs only when the version differs.
+CFN_LINT_VERSION=1.58.0
+LOGPORT_VENV="${LOGPORT_VENV:-$PWD/.venv}"
+[ -x "$LOGPORT_VENV/bin/python" ] || python3 -m venv "$LOGPORT_VENV"
+if [ "$("$LOGPORT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("cfn-lint"))' 2>/dev/null || true)" != "$CFN_LINT_VERSION" ]; then
+  "$LOGPORT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+fi
+"$LOGPORT_VENV/bin/cfn-lint" template.yaml
 
 step "logport-core builds for wasm32-wasip2"
-cargo build -p logport-core --target wasm32-wasip2 --locked
+cargo build -p logport-core --target wasm32-wasip2
+
+step "local S3 + DynamoDB servers for the store-aws tests (moto, dynalite)"
+# Installs them on first use; the tests fail instead of skipping when these are not running.
+local_aws_env="$(bash infra/local-aws.sh start)"
+eval "$local_aws_env"
+trap 'bash infra/local-aws.sh stop' EXIT
+export LOGPORT_REQUIRE_LOCAL_AWS=1
 
 step "cargo test (unit, conformance, integration)"
-cargo test --workspace --locked
+cargo test --workspace
 
 step "official SDK as judge (aliyun-log-python-sdk)"
-cargo build -p logport --locked
+cargo build -p logport
 LOGPORT_BIN="${CARGO_TARGET_DIR:-target}/debug/logport" bash tests/sdk/run.sh -q
+
+step "the Lambda handlers: integration tests and the official SDK through logport-lambda-local"
+# The same suites, served by the functions' handler code behind an emulated API Gateway.
+cargo build -p logport-lambda-local
+lambda_local="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport-lambda-local"
+LOGPORT_TEST_SERVER_BIN="$lambda_local" cargo test -p logport --test http_api --test durability --test concurrency
+LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
 
 step "all tests passed"

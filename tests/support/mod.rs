@@ -28,8 +28,13 @@ pub struct Server {
 
 impl Server {
     /// Starts `logport up` on a free port over `data_dir`, with the test key and `extra` flags.
+    ///
+    /// `LOGPORT_TEST_SERVER_BIN` names another binary that takes the same command line, to run a
+    /// suite against it: `logport-lambda-local` serves the API through the Lambda functions' code.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logport"))
+        let binary =
+            std::env::var_os("LOGPORT_TEST_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_logport").into());
+        let mut child = Command::new(binary)
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--access-key-id", KEY_ID, "--access-key-secret", KEY_SECRET])

@@ -36,7 +36,12 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         }
         Some(Credentials::new(vec![key]))
     };
-    let config = ApiConfig { credentials, server_names: args.server_names, max_body_bytes: args.max_body_bytes };
+    let config = ApiConfig {
+        credentials,
+        server_names: args.server_names,
+        max_body_bytes: args.max_body_bytes,
+        ..ApiConfig::default()
+    };
     let api = Api::new(engine.clone(), config);
 
     let listener =

@@ -1,0 +1,60 @@
+//! A function's context: built once at cold start, shared by every invocation of the process.
+
+use std::sync::Arc;
+
+use logport_api::{Api, ApiConfig};
+use logport_core::engine::Engine;
+
+use crate::function::Function;
+use crate::settings::{Settings, SettingsError};
+use crate::store::{StoreError, Stores};
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContextError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What every invocation needs: the API, restricted to the function's part of it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    function: Function,
+    api: Api,
+}
+
+impl Context {
+    /// A context over the given stores.
+    pub fn new(function: Function, settings: Settings, stores: Stores) -> Self {
+        tracing::info!(%function, store = %stores.description, settings = ?settings, "logport function starting");
+        if settings.credentials.is_none() {
+            tracing::warn!("signature checks are OFF: anyone who reaches the endpoint can read and write");
+        }
+        let engine = Engine::new(stores.objects, stores.meta).with_limits(settings.limits);
+        let config = ApiConfig {
+            credentials: settings.credentials,
+            server_names: settings.server_names,
+            max_body_bytes: settings.max_body_bytes,
+            groups: function.groups(),
+        };
+        Self { function, api: Api::new(Arc::new(engine), config) }
+    }
+
+    /// The deployed function's context: settings and the S3 + DynamoDB store from the environment.
+    pub async fn from_env(function: Function) -> Result<Self, ContextError> {
+        let settings = Settings::from_env()?;
+        let stores = crate::store::open_from_env().await?;
+        Ok(Self::new(function, settings, stores))
+    }
+
+    pub fn function(&self) -> Function {
+        self.function
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+}

@@ -1,0 +1,177 @@
+//! `logport-lambda-local`: the Lambda functions' handler code behind an emulated API Gateway on
+//! 127.0.0.1. Each HTTP request becomes the API Gateway v2 event JSON, runs through
+//! `logport_lambda::gateway::invoke` (what `lambda_http::run` does in a deployed function), and the
+//! response JSON becomes the HTTP answer. It takes `logport up`'s flags where they mean something
+//! here, so the HTTP test suites can be pointed at it; it is a test tool, not a way to run Logport.
+//!
+//! The store is the embedded one (`--backend local --data-dir D`, the default) or S3 + DynamoDB
+//! from the environment as in a deployed function (`--backend aws`). There is no retention loop:
+//! on AWS that is a scheduled function's job.
+
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use logport_api::auth::{AccessKey, Credentials};
+use logport_lambda::{Context, Function, Settings, Stores};
+
+#[derive(Debug, Parser)]
+#[command(name = "logport-lambda-local", version, args_conflicts_with_subcommands = true)]
+#[command(about = "Serve the Logport Lambda functions locally through an emulated API Gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// The same as no subcommand; accepted so that the command line of `logport up` works here.
+    Up(Args),
+}
+
+#[derive(Debug, clap::Args)]
+struct Args {
+    /// Which function to serve: ingest, pull, or all of the API.
+    #[arg(long, env = "LOGPORT_FUNCTION", default_value = "all")]
+    function: Function,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB from the
+    /// environment (`LOGPORT_S3_BUCKET`, `LOGPORT_DYNAMODB_TABLE`, `LOGPORT_AWS_ENDPOINT`, ...) as in
+    /// a deployed function.
+    #[arg(long, env = "LOGPORT_BACKEND", value_enum, default_value_t = Backend::Local)]
+    backend: Backend,
+    /// The embedded store's directory. With `--backend aws` it names a namespace instead, for
+    /// test suites on one local S3 + DynamoDB server: the table `<LOGPORT_DYNAMODB_TABLE>-<hash>`
+    /// and the key prefix `<hash>/`, created when missing.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Access key id requests must be signed with.
+    #[arg(long, env = "LOGPORT_ACCESS_KEY_ID", requires = "access_key_secret")]
+    access_key_id: Option<String>,
+    /// Access key secret requests must be signed with.
+    #[arg(long, env = "LOGPORT_ACCESS_KEY_SECRET", requires = "access_key_id", hide_env_values = true)]
+    access_key_secret: Option<String>,
+    /// Accept unsigned requests (development only).
+    #[arg(long, conflicts_with_all = ["access_key_id", "access_key_secret"])]
+    insecure_no_auth: bool,
+    /// Host names that address this server, so that `<project>.<name>` names a project.
+    #[arg(long = "server-name")]
+    server_names: Vec<String>,
+    /// Largest request body, in bytes, as sent (default: the functions' default).
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    Local,
+    Aws,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Up(args)) => args,
+        None => cli.args,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("logport-lambda-local: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let credentials = match (args.access_key_id, args.access_key_secret) {
+        (Some(id), Some(secret)) => Some(Credentials::new([AccessKey::new(id, secret)])),
+        _ if args.insecure_no_auth => None,
+        _ => anyhow::bail!("no access key: give --access-key-id and --access-key-secret, or --insecure-no-auth"),
+    };
+    let mut settings = Settings::new(credentials);
+    settings.server_names = args.server_names;
+    if let Some(max_body_bytes) = args.max_body_bytes {
+        settings.max_body_bytes = max_body_bytes;
+    }
+    let stores = match (args.backend, &args.data_dir) {
+        (Backend::Local, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let store = logport_store_local::LocalStore::open(dir)
+                .with_context(|| format!("opening the store in {}", dir.display()))?;
+            Stores::new(store.objects, store.meta, dir.display().to_string())
+        }
+        (Backend::Local, None) => anyhow::bail!("--backend local needs --data-dir"),
+        (Backend::Aws, None) => logport_lambda::store::open_from_env().await?,
+        (Backend::Aws, Some(dir)) => aws_namespace(dir).await?,
+    };
+    let description = stores.description.clone();
+    let context = Arc::new(Context::new(args.function, settings, stores));
+
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    // The first stdout line is for scripts and tests: the bound address, as `logport up` prints it.
+    println!("logport listening on http://{address} (data: {description})");
+    tracing::info!(%address, function = %args.function, "logport-lambda-local up");
+    server::serve(listener, context, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// S3 + DynamoDB from the environment, in a namespace of its own named by `dir` (the same on every
+/// start with the same `dir`), its table and bucket created when missing.
+async fn aws_namespace(dir: &std::path::Path) -> anyhow::Result<Stores> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    let namespace = format!("{:016x}", hasher.finish());
+    let mut config = logport_store_aws::AwsStoreConfig::from_env()?;
+    config.table = format!("{}-{namespace}", config.table);
+    config.prefix = format!("{namespace}/");
+    let store = logport_store_aws::connect(&config).await?;
+    store.create_resources().await.context("creating the bucket and the table")?;
+    let description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    Ok(Stores::new(store.objects, store.meta, description))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

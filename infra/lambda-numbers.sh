@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The Lambda functions' numbers for BENCHMARKS.md: the size of the stripped release binaries and
+# the cold start (process start to the first handled event), on this machine's architecture.
+#
+#   RUNS              cold starts per measure (default 20)
+#   CARGO_TARGET_DIR  the build directory (default: <repo>/target)
+#
+# Cold start is measured twice when it can be:
+#   - local adapter: `logport-lambda-local` built like the functions (profile release-lambda, no
+#     query feature) over the embedded store: process start -> first HTTP answer;
+#   - the real `logport-ingest` binary against an emulated Lambda Runtime API, when the AWS store
+#     is reachable (LOGPORT_S3_BUCKET, LOGPORT_DYNAMODB_TABLE, LOGPORT_AWS_ENDPOINT set, e.g. by
+#     `eval "$(bash infra/local-aws.sh start)"` plus a bucket and table).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+RUNS="${RUNS:-20}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+PROFILE=release-lambda
+
+echo "==> cargo build --profile $PROFILE (ingest, pull; then the local adapter without query)" >&2
+cargo build --locked --profile "$PROFILE" -p logport-ingest -p logport-pull
+cargo build --locked --profile "$PROFILE" -p logport-lambda-local --no-default-features
+
+echo "== binary sizes ($(uname -m), profile $PROFILE: opt-level 3, fat LTO, 1 codegen unit, panic=abort, stripped)"
+for bin in logport-ingest logport-pull logport-lambda-local; do
+  awk -v name="$bin" -v bytes="$(stat -c %s "$TARGET/$PROFILE/$bin")" \
+    'BEGIN { printf "%-22s %9d bytes  (%.2f MB)\n", name, bytes, bytes / 1e6 }'
+done
+
+echo "== cold start, local adapter (embedded store), $RUNS runs"
+python3 infra/lambda-cold-start.py local --runs "$RUNS" -- \
+  "$TARGET/$PROFILE/logport-lambda-local" --insecure-no-auth --data-dir '{tmp}'
+
+if [ -n "${LOGPORT_S3_BUCKET:-}" ] && [ -n "${LOGPORT_DYNAMODB_TABLE:-}" ]; then
+  echo "== cold start, logport-ingest against an emulated Runtime API (store: S3 + DynamoDB at ${LOGPORT_AWS_ENDPOINT:-AWS}), $RUNS runs"
+  python3 infra/lambda-cold-start.py runtime --runs "$RUNS" --env LOGPORT_INSECURE_NO_AUTH=true \
+    --event crates/lambda/tests/data/list_projects.json -- "$TARGET/$PROFILE/logport-ingest"
+else
+  echo "== cold start of logport-ingest itself: skipped (no LOGPORT_S3_BUCKET / LOGPORT_DYNAMODB_TABLE)"
+fi
