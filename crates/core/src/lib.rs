@@ -9,6 +9,7 @@
 
 pub mod bloom;
 pub mod codec;
+pub mod columns;
 pub mod cursor;
 pub mod engine;
 pub mod json;

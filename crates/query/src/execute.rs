@@ -8,6 +8,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use logport_core::engine::Engine;
 use serde_json::{Map, Value};
 
+use crate::columnar::scan_columns;
 use crate::error::{QueryError, Result};
 use crate::rows::{KeyedRow, LogAddress, row, segment_rows};
 use crate::scan::{Selection, scan};
@@ -149,8 +150,10 @@ async fn count_hits(
     segments: &[logport_core::engine::scan::SegmentRef],
     selection: &Arc<Selection>,
 ) -> Result<(u64, u64)> {
-    let counts =
-        scan(engine, segments.to_vec(), selection.clone(), |hits| (hits.processed, hits.hits.len() as u64)).await?;
+    let counts = scan_columns(engine, segments.to_vec(), selection.clone(), &[], |hits| {
+        (hits.processed, hits.hits.len() as u64)
+    })
+    .await?;
     Ok(counts.into_iter().fold((0, 0), |(p, h), (processed, hits)| (p + processed, h + hits)))
 }
 
@@ -247,14 +250,21 @@ pub async fn histogram(
             progress: "Complete",
         })
         .collect();
-    let times = scan(engine, segments, selection, |hits| {
-        hits.hits.iter().map(|&(group, index)| i64::from(hits.groups[group].logs[index].time)).collect::<Vec<_>>()
+    let bucket_count = buckets.len();
+    let per_segment = scan_columns(engine, segments, selection, &[], move |hits| {
+        let mut counts = vec![0u64; bucket_count];
+        for row in &hits.hits {
+            let slot = ((i64::from(hits.columns.times[*row as usize]) - first) / interval) as usize;
+            if let Some(count) = counts.get_mut(slot) {
+                *count += 1;
+            }
+        }
+        counts
     })
     .await?;
-    for time in times.into_iter().flatten() {
-        let slot = ((time - first) / interval) as usize;
-        if let Some(bucket) = buckets.get_mut(slot) {
-            bucket.count += 1;
+    for counts in per_segment {
+        for (bucket, count) in buckets.iter_mut().zip(counts) {
+            bucket.count += count;
         }
     }
     Ok(buckets)

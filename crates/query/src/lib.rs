@@ -5,6 +5,7 @@
 //!
 //! It reads logs only through the engine's scan API; it must not know storage backends or HTTP.
 
+mod columnar;
 mod error;
 mod execute;
 pub mod rows;

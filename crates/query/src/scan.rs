@@ -27,6 +27,11 @@ impl Selection {
         Self { from, to, topic, expr, required }
     }
 
+    /// Token hashes every selected log contains (for term-filter pruning).
+    pub fn required(&self) -> Vec<u64> {
+        self.required.clone()
+    }
+
     /// Whether a log of a group is selected.
     pub fn selects(&self, log: &LogView<'_>) -> bool {
         let time = i64::from(log.time);
@@ -79,7 +84,7 @@ fn evaluate(segment: SegmentRef, groups: Vec<LogGroup>, selection: &Selection) -
 }
 
 /// How many segments are read and evaluated at once.
-fn parallelism() -> usize {
+pub(crate) fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from) * 2
 }
 

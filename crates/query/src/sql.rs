@@ -7,7 +7,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{
+    ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray, StringBuilder, UInt16Array,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::UInt16Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::project_schema;
@@ -17,12 +21,13 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use logport_core::columns::Column;
 use logport_core::engine::Engine;
 use logport_core::engine::scan::SegmentRef;
-use logport_core::model::LogGroup;
 
+use crate::columnar::{ColumnHits, scan_columns};
 use crate::error::{QueryError, Result};
-use crate::scan::{SegmentHits, Selection, scan};
+use crate::scan::Selection;
 
 /// The table name SQL sees.
 pub const TABLE: &str = "log";
@@ -89,11 +94,10 @@ impl LogTable {
 
 /// Builds the projected columns of one segment's hits.
 fn batch(
-    hits: &SegmentHits,
+    hits: &ColumnHits,
     schema: &SchemaRef,
 ) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let columns: Vec<ArrayRef> =
-        schema.fields().iter().map(|field| column(field.name(), &hits.groups, &hits.hits)).collect();
+    let columns: Vec<ArrayRef> = schema.fields().iter().map(|field| column(field.name(), hits)).collect();
     RecordBatch::try_new_with_options(
         schema.clone(),
         columns,
@@ -101,20 +105,35 @@ fn batch(
     )
 }
 
-fn column(name: &str, groups: &[LogGroup], hits: &[(usize, usize)]) -> ArrayRef {
+fn column(name: &str, hits: &ColumnHits) -> ArrayRef {
+    let rows = &hits.hits;
+    let columns = &hits.columns;
     if name == "__time__" {
-        let mut builder = Int64Builder::with_capacity(hits.len());
-        for &(group, index) in hits {
-            builder.append_value(i64::from(groups[group].logs[index].time));
+        let times: Int64Array = rows.iter().map(|row| i64::from(columns.times[*row as usize])).collect();
+        return Arc::new(times);
+    }
+    match columns.columns.get(name) {
+        // One string per distinct value, picked by code: a dictionary array, unpacked to Utf8.
+        Some(Column::Dict { values, codes }) => {
+            let keys: UInt16Array = rows
+                .iter()
+                .map(|row| match codes[*row as usize] {
+                    0 => None,
+                    code => Some(code - 1),
+                })
+                .collect();
+            let values: ArrayRef = Arc::new(StringArray::from_iter_values(values));
+            let dictionary = DictionaryArray::<UInt16Type>::try_new(keys, values).expect("codes are checked on decode");
+            cast(&dictionary, &DataType::Utf8).expect("a string dictionary casts to strings")
         }
-        return Arc::new(builder.finish());
+        _ => {
+            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+            for row in rows {
+                builder.append_option(columns.field(name, *row as usize));
+            }
+            Arc::new(builder.finish())
+        }
     }
-    let mut builder = StringBuilder::with_capacity(hits.len(), hits.len() * 8);
-    for &(group, index) in hits {
-        let view = crate::scan::view(&groups[group], index);
-        builder.append_option(view.field(name));
-    }
-    Arc::new(builder.finish())
 }
 
 #[async_trait]
@@ -136,13 +155,15 @@ impl TableProvider for LogTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let projected = project_schema(&self.schema, projection)?;
         let schema = projected.clone();
-        let batches =
-            scan(&self.engine, self.segments.clone(), self.selection.clone(), move |hits| batch(&hits, &schema))
-                .await
-                .map_err(|error| match error {
-                    QueryError::Engine(engine) => datafusion::error::DataFusionError::External(Box::new(engine)),
-                    other => datafusion::error::DataFusionError::Execution(other.to_string()),
-                })?;
+        let names: Vec<String> = projected.fields().iter().map(|field| field.name().clone()).collect();
+        let batches = scan_columns(&self.engine, self.segments.clone(), self.selection.clone(), &names, move |hits| {
+            batch(&hits, &schema)
+        })
+        .await
+        .map_err(|error| match error {
+            QueryError::Engine(engine) => datafusion::error::DataFusionError::External(Box::new(engine)),
+            other => datafusion::error::DataFusionError::Execution(other.to_string()),
+        })?;
         let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); super::scan_partitions()];
         for (index, batch) in batches.into_iter().enumerate() {
             let batch = batch?;

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::bloom::Bloom;
+use crate::columns::ColumnsBuilder;
 use crate::model::LogGroup;
 use crate::shard::shard_for_key;
 use crate::store::{Condition, PutMode, StoreError, WriteOp};
@@ -37,6 +38,8 @@ pub struct Batch {
     token_hashes: Vec<u64>,
     /// Distinct content keys and `__tag__:` keys, in first-seen order.
     keys: Vec<String>,
+    /// The columnar index of the logs (see [`crate::columns`]).
+    columns: ColumnsBuilder,
 }
 
 impl Batch {
@@ -70,6 +73,7 @@ impl Batch {
             max_time: 0,
             token_hashes: Vec::new(),
             keys: Vec::new(),
+            columns: ColumnsBuilder::default(),
         }
     }
 
@@ -106,6 +110,7 @@ impl Batch {
         }
         drop(seen);
         self.keys.extend(new_keys);
+        self.columns.add_group(group);
         self.group_sizes
             .push(u32::try_from(bytes.len()).map_err(|_| EngineError::TooLarge("log group over 4 GiB".into()))?);
         if self.raw.is_empty() {
@@ -151,6 +156,9 @@ struct Placement<'a> {
     stored_bytes: u64,
     filter_offset: u64,
     filter_len: u64,
+    columns_offset: u64,
+    columns_len: u64,
+    columns_dir_len: u64,
 }
 
 /// Where a committed batch landed.
@@ -220,12 +228,16 @@ impl Engine {
         let written = self.now();
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let object_key = keys::segment_object(project, logstore, &record.incarnation, shard, written, &unique);
-        let encoded = segment::encode(&batch.raw, &batch.term_filter());
+        let columns = batch.columns.clone().finish();
+        let encoded = segment::encode(&batch.raw, &batch.term_filter(), &columns);
         let placement = Placement {
             object_key: &object_key,
             stored_bytes: encoded.object.len() as u64,
             filter_offset: encoded.filter_offset,
             filter_len: encoded.filter_len,
+            columns_offset: encoded.columns_offset,
+            columns_len: encoded.columns_len,
+            columns_dir_len: crate::columns::directory_len(&columns).map_or(0, |len| len as u64),
         };
         self.objects.put(&object_key, Bytes::from(encoded.object), PutMode::Create).await?;
 
@@ -309,6 +321,9 @@ impl Engine {
                 filter_offset: placement.filter_offset,
                 filter_len: placement.filter_len,
                 keys: batch.keys.clone(),
+                columns_offset: placement.columns_offset,
+                columns_len: placement.columns_len,
+                columns_dir_len: placement.columns_dir_len,
             };
             let next = ShardHead {
                 next_seq: head.next_seq + 1,

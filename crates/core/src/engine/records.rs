@@ -82,6 +82,14 @@ pub struct SegmentRecord {
     /// The distinct content keys and tag keys (`__tag__:k`) of its logs, for query schemas.
     #[serde(default)]
     pub keys: Vec<String>,
+    /// Where the columnar index sits in the object (`columns_len` 0: none; read the groups),
+    /// and the length of its header + directory.
+    #[serde(default)]
+    pub columns_offset: u64,
+    #[serde(default)]
+    pub columns_len: u64,
+    #[serde(default)]
+    pub columns_dir_len: u64,
 }
 
 impl SegmentRecord {

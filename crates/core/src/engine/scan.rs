@@ -1,9 +1,11 @@
 //! Reading committed segments for search: which segments may hold logs of a time range, whether
 //! a segment's term filter admits a set of tokens, and the decoded log groups of a segment.
 
+use bytes::Bytes;
 use prost::Message;
 
 use crate::bloom::Bloom;
+use crate::columns::{Columns, Directory};
 use crate::model::LogGroup;
 use crate::store::Query;
 
@@ -87,6 +89,40 @@ impl Engine {
         Ok(required.iter().all(|hash| bloom.may_contain(*hash)))
     }
 
+    /// Fetches what [`ColumnBytes::decode`] needs for columns `names` of a segment: the blocks
+    /// of its columnar section (one ranged read for the directory, one for the blocks), or the
+    /// whole object when it has no section.
+    pub async fn column_bytes(&self, segment: &SegmentRef, names: &[&str]) -> Result<ColumnBytes> {
+        let record = &segment.record;
+        if record.columns_len == 0 || record.columns_dir_len == 0 {
+            return Ok(ColumnBytes::Object(self.objects.get(&record.object_key).await?));
+        }
+        let start = record.columns_offset;
+        let head = self.objects.get_range(&record.object_key, start..start + record.columns_dir_len).await?;
+        let directory = Directory::parse(&head)
+            .map_err(|error| EngineError::Corrupt(format!("segment {}: {error}", record.object_key)))?;
+        if directory.truncated && names.iter().any(|name| directory.entry(name).is_none()) {
+            // A key left out of a truncated section: the columns are built from the groups.
+            return Ok(ColumnBytes::Object(self.objects.get(&record.object_key).await?));
+        }
+        let wanted = directory
+            .entries
+            .iter()
+            .filter(|entry| entry.kind < 2 || names.contains(&entry.name.as_str()))
+            .map(|entry| (u64::from(entry.offset), u64::from(entry.offset) + u64::from(entry.len)));
+        let (low, high) = wanted.fold((u64::MAX, 0), |(low, high), (from, to)| (low.min(from), high.max(to)));
+        if low >= high || high > record.columns_len {
+            return Err(EngineError::Corrupt(format!("segment {}: bad columnar directory", record.object_key)));
+        }
+        let blocks = self.objects.get_range(&record.object_key, start + low..start + high).await?;
+        Ok(ColumnBytes::Section { directory, base: low, blocks })
+    }
+
+    /// A segment's whole object.
+    pub async fn read_object(&self, segment: &SegmentRef) -> Result<Bytes> {
+        Ok(self.objects.get(&segment.record.object_key).await?)
+    }
+
     /// The log groups of a segment, decoded, in order.
     pub async fn read_groups(&self, segment: &SegmentRef) -> Result<Vec<LogGroup>> {
         let record = &segment.record;
@@ -108,4 +144,34 @@ pub fn decode_groups(record: &SegmentRecord, object: &[u8]) -> Result<Vec<LogGro
         offset += *size as usize;
     }
     Ok(groups)
+}
+
+/// The bytes a segment's columns are decoded from (see [`Engine::column_bytes`]).
+#[derive(Debug, Clone)]
+pub enum ColumnBytes {
+    /// Blocks of the columnar section from section offset `base` on.
+    Section { directory: Directory, base: u64, blocks: Bytes },
+    /// The whole segment object (no columnar section).
+    Object(Bytes),
+}
+
+impl ColumnBytes {
+    /// Decodes columns `names` (plus times and groups). CPU work: run it off the async runtime.
+    pub fn decode(&self, record: &SegmentRecord, names: &[&str]) -> Result<Columns> {
+        let corrupt = |error: crate::columns::ColumnsError| {
+            EngineError::Corrupt(format!("segment {}: {error}", record.object_key))
+        };
+        match self {
+            ColumnBytes::Section { directory, base, blocks } => {
+                let decoded = Columns::decode_with(directory, names, |entry| {
+                    let from = u64::from(entry.offset).checked_sub(*base)? as usize;
+                    blocks.get(from..from.checked_add(entry.len as usize)?)
+                })
+                .map_err(corrupt)?;
+                decoded
+                    .ok_or_else(|| EngineError::Corrupt(format!("segment {}: a column is missing", record.object_key)))
+            }
+            ColumnBytes::Object(object) => Ok(Columns::from_groups(&decode_groups(record, object)?, names)),
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! The segment object format: a header, the log groups' serialized bytes back to back and
-//! compressed as one block, then the segment's term filter ([`crate::bloom::Bloom`] bytes). The
-//! group boundaries and the filter's place live in the segment's index record.
+//! compressed as one block, then the segment's term filter ([`crate::bloom::Bloom`] bytes), then
+//! (since the columnar index) the same logs column by column ([`crate::columns`]). The group
+//! boundaries and where the filter and the columns sit live in the segment's index record.
 //!
 //! ```text
-//! v2: b"LPS2" | codec: u8 (0 none, 1 lz4) | 3 reserved | raw length: u64 LE | data length: u64 LE | data | filter
+//! v2: b"LPS2" | codec: u8 (0 none, 1 lz4) | 3 reserved | raw length: u64 LE | data length: u64 LE | data | filter [| columns]
 //! v1: b"LPS1" | codec: u8 | 3 reserved | raw length: u64 LE | data          (no filter)
 //! ```
 
@@ -22,12 +23,15 @@ pub struct Encoded {
     pub object: Vec<u8>,
     pub filter_offset: u64,
     pub filter_len: u64,
+    pub columns_offset: u64,
+    pub columns_len: u64,
 }
 
-/// Builds a segment object from the concatenated groups and the term filter's bytes.
-pub fn encode(raw: &[u8], filter: &[u8]) -> Encoded {
+/// Builds a segment object from the concatenated groups, the term filter's bytes and the
+/// columnar section (empty: none).
+pub fn encode(raw: &[u8], filter: &[u8], columns: &[u8]) -> Encoded {
     let compressed = Compression::Lz4.compress(raw);
-    let mut object = Vec::with_capacity(HEADER_V2 + compressed.len() + filter.len());
+    let mut object = Vec::with_capacity(HEADER_V2 + compressed.len() + filter.len() + columns.len());
     object.extend_from_slice(MAGIC_V2);
     object.extend_from_slice(&[1, 0, 0, 0]);
     object.extend_from_slice(&(raw.len() as u64).to_le_bytes());
@@ -35,7 +39,15 @@ pub fn encode(raw: &[u8], filter: &[u8]) -> Encoded {
     object.extend_from_slice(&compressed);
     let filter_offset = object.len() as u64;
     object.extend_from_slice(filter);
-    Encoded { object, filter_offset, filter_len: filter.len() as u64 }
+    let columns_offset = object.len() as u64;
+    object.extend_from_slice(columns);
+    Encoded {
+        object,
+        filter_offset,
+        filter_len: filter.len() as u64,
+        columns_offset,
+        columns_len: columns.len() as u64,
+    }
 }
 
 /// Returns the concatenated groups of a segment object.
@@ -67,11 +79,12 @@ mod tests {
     #[test]
     fn round_trips_and_detects_damage() {
         let raw = b"some log groups, some log groups, some log groups".repeat(10);
-        let encoded = super::encode(&raw, b"filter bytes");
+        let encoded = super::encode(&raw, b"filter bytes", b"columns");
         let object = &encoded.object;
         assert_eq!(super::decode("k", object).unwrap(), raw);
         let filter = &object[encoded.filter_offset as usize..][..encoded.filter_len as usize];
         assert_eq!(filter, b"filter bytes");
+        assert_eq!(&object[encoded.columns_offset as usize..], b"columns");
         assert!(super::decode("k", &object[..10]).is_err());
         assert!(super::decode("k", &object[..30]).is_err());
         let mut damaged = object.clone();

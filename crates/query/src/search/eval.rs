@@ -44,25 +44,34 @@ pub fn matches(expr: &Expr, log: &LogView<'_>) -> bool {
     match expr {
         Expr::All => true,
         Expr::Term(pattern) => log.values().any(|value| pattern_matches(pattern, value)),
-        Expr::Field { key, pattern } => log.field(key).is_some_and(|value| pattern_matches(pattern, value)),
-        Expr::Compare { key, op, value } => numeric(log, key).is_some_and(|field| match op {
-            RangeOp::Gt => field > *value,
-            RangeOp::Ge => field >= *value,
-            RangeOp::Lt => field < *value,
-            RangeOp::Le => field <= *value,
-            RangeOp::Eq => field == *value,
-        }),
-        Expr::Between { key, low, high, inclusive } => numeric(log, key).is_some_and(|field| {
-            if *inclusive { field >= *low && field <= *high } else { field > *low && field < *high }
-        }),
+        Expr::Field { key, .. } | Expr::Compare { key, .. } | Expr::Between { key, .. } => {
+            field_matches(expr, log.field(key))
+        }
         Expr::Not(inner) => !matches(inner, log),
         Expr::And(parts) => parts.iter().all(|part| matches(part, log)),
         Expr::Or(parts) => parts.iter().any(|part| matches(part, log)),
     }
 }
 
-fn numeric(log: &LogView<'_>, key: &str) -> Option<f64> {
-    log.field(key)?.trim().parse().ok()
+/// Whether a field leaf (`key:pattern`, a comparison or a range) holds for the field's value
+/// (`None`: the log lacks the field, which never matches). Other expressions: false.
+pub fn field_matches(leaf: &Expr, value: Option<&str>) -> bool {
+    let Some(value) = value else { return false };
+    let numeric = || value.trim().parse::<f64>().ok();
+    match leaf {
+        Expr::Field { pattern, .. } => pattern_matches(pattern, value),
+        Expr::Compare { op, value: bound, .. } => numeric().is_some_and(|field| match op {
+            RangeOp::Gt => field > *bound,
+            RangeOp::Ge => field >= *bound,
+            RangeOp::Lt => field < *bound,
+            RangeOp::Le => field <= *bound,
+            RangeOp::Eq => field == *bound,
+        }),
+        Expr::Between { low, high, inclusive, .. } => numeric().is_some_and(|field| {
+            if *inclusive { field >= *low && field <= *high } else { field > *low && field < *high }
+        }),
+        _ => false,
+    }
 }
 
 /// Whether a value holds the pattern: one piece matches any token; several must match

@@ -17,7 +17,7 @@ mod eval;
 mod lexer;
 mod parser;
 
-pub use eval::{LogView, matches, pattern_matches, required_hashes};
+pub use eval::{LogView, field_matches, matches, pattern_matches, required_hashes};
 pub use parser::{Expr, Pattern, RangeOp, parse};
 
 /// A search expression that could not be parsed; `column` is 1-based, in characters.

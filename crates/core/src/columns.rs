@@ -1,0 +1,695 @@
+//! The columnar index of a segment: the same logs as the segment's protobuf groups, stored column
+//! by column so that a query reads and decodes only the fields it uses.
+//!
+//! A section holds one column per content key (up to [`MAX_COLUMNS`]), the log times, and the
+//! groups' topic, source and tags. A column whose distinct values stay within
+//! [`DICT_LIMIT`] is dictionary-encoded (one code per log, 0 for a log without the key); any
+//! other is stored plain (end offsets, a presence byte per log, the values back to back). Each
+//! column is its own lz4 block, so a reader decompresses only what it asks for.
+//!
+//! ```text
+//! section := b"LPC1" | version u8 (1) | 3 reserved | rows u32 | groups u32 | columns u32
+//!            | flags u32 (bit 0: more keys than MAX_COLUMNS, some left out) | dir_len u32
+//!            | directory (dir_len bytes) | blocks
+//! entry   := name_len u16 | name | kind u8 | raw_len u32 | offset u32 (from the section start) | len u32
+//! kinds   := 0 times (u32 per row) | 1 groups | 2 dictionary | 3 plain
+//! groups  := per group: rows u32 | topic str | source str | tags u16 | (key str | value str)*   (str := u32 len | bytes)
+//! dict    := entries u32 | str* | width u8 (1 or 2) | codes (width bytes per row, 0 = missing)
+//! plain   := per row: end u32 (cumulative) | per row: present u8 | value bytes
+//! ```
+//! All integers little-endian. Topic and source are empty strings when a group has none.
+
+use std::collections::HashMap;
+
+use crate::codec::Compression;
+use crate::model::LogGroup;
+
+/// Most content keys a section holds; logs with more distinct keys get the first ones only and
+/// the section is marked incomplete (queries on the others read the groups instead).
+pub const MAX_COLUMNS: usize = 256;
+/// Most distinct values of a dictionary column.
+pub const DICT_LIMIT: usize = 4096;
+/// Bytes of the fixed section header (before the directory).
+pub const HEADER_LEN: usize = 28;
+
+const MAGIC: &[u8; 4] = b"LPC1";
+const KIND_TIMES: u8 = 0;
+const KIND_GROUPS: u8 = 1;
+const KIND_DICT: u8 = 2;
+const KIND_PLAIN: u8 = 3;
+const TIMES: &str = "__time__";
+const GROUPS: &str = "__groups__";
+const FLAG_TRUNCATED: u32 = 1;
+
+/// A damaged or unreadable section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("columnar index: {0}")]
+pub struct ColumnsError(pub String);
+
+type Result<T> = std::result::Result<T, ColumnsError>;
+
+fn bad(why: impl Into<String>) -> ColumnsError {
+    ColumnsError(why.into())
+}
+
+/// Builds the section of a batch, group by group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnsBuilder {
+    max_columns: usize,
+    rows: u32,
+    times: Vec<u8>,
+    groups: Vec<u8>,
+    group_count: u32,
+    columns: Vec<ColumnBuilder>,
+    by_name: HashMap<String, usize>,
+    truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ColumnBuilder {
+    name: String,
+    /// Rows filled so far.
+    len: u32,
+    data: ColumnData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ColumnData {
+    Dict { lookup: HashMap<String, u16>, values: Vec<String>, codes: Vec<u16> },
+    Plain { ends: Vec<u32>, present: Vec<u8>, bytes: Vec<u8> },
+}
+
+impl ColumnData {
+    fn push_missing(&mut self) {
+        match self {
+            ColumnData::Dict { codes, .. } => codes.push(0),
+            ColumnData::Plain { ends, present, bytes } => {
+                ends.push(bytes.len() as u32);
+                present.push(0);
+            }
+        }
+    }
+
+    /// Appends a value; false when a dictionary is full (the caller converts and retries).
+    fn push(&mut self, value: &str) -> bool {
+        match self {
+            ColumnData::Dict { lookup, values, codes } => {
+                if let Some(code) = lookup.get(value) {
+                    codes.push(*code);
+                    return true;
+                }
+                if values.len() >= DICT_LIMIT {
+                    return false;
+                }
+                values.push(value.to_owned());
+                let code = values.len() as u16;
+                lookup.insert(value.to_owned(), code);
+                codes.push(code);
+                true
+            }
+            ColumnData::Plain { ends, present, bytes } => {
+                bytes.extend_from_slice(value.as_bytes());
+                ends.push(bytes.len() as u32);
+                present.push(1);
+                true
+            }
+        }
+    }
+
+    fn into_plain(self) -> ColumnData {
+        match self {
+            ColumnData::Dict { values, codes, .. } => {
+                let mut plain = ColumnData::Plain {
+                    ends: Vec::with_capacity(codes.capacity()),
+                    present: Vec::with_capacity(codes.capacity()),
+                    bytes: Vec::new(),
+                };
+                for code in codes {
+                    match code {
+                        0 => plain.push_missing(),
+                        code => {
+                            plain.push(&values[usize::from(code) - 1]);
+                        }
+                    }
+                }
+                plain
+            }
+            plain => plain,
+        }
+    }
+}
+
+impl ColumnBuilder {
+    fn pad_to(&mut self, row: u32) {
+        while self.len < row {
+            self.data.push_missing();
+            self.len += 1;
+        }
+    }
+
+    fn push(&mut self, row: u32, value: &str) {
+        if self.len > row {
+            return; // A key repeated within one log: the first value is the column's.
+        }
+        self.pad_to(row);
+        if !self.data.push(value) {
+            let data =
+                std::mem::replace(&mut self.data, ColumnData::Plain { ends: vec![], present: vec![], bytes: vec![] });
+            self.data = data.into_plain();
+            self.data.push(value);
+        }
+        self.len += 1;
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+impl Default for ColumnsBuilder {
+    fn default() -> Self {
+        Self::new(MAX_COLUMNS)
+    }
+}
+
+impl ColumnsBuilder {
+    /// A builder keeping at most `max_columns` content keys.
+    pub fn new(max_columns: usize) -> Self {
+        Self {
+            max_columns,
+            rows: 0,
+            times: Vec::new(),
+            groups: Vec::new(),
+            group_count: 0,
+            columns: Vec::new(),
+            by_name: HashMap::new(),
+            truncated: false,
+        }
+    }
+
+    /// Adds the logs of one group.
+    pub fn add_group(&mut self, group: &LogGroup) {
+        self.group_count += 1;
+        self.groups.extend_from_slice(&(group.logs.len() as u32).to_le_bytes());
+        put_str(&mut self.groups, group.topic.as_deref().unwrap_or(""));
+        put_str(&mut self.groups, group.source.as_deref().unwrap_or(""));
+        let tags = group.log_tags.len().min(usize::from(u16::MAX));
+        self.groups.extend_from_slice(&(tags as u16).to_le_bytes());
+        for tag in &group.log_tags[..tags] {
+            put_str(&mut self.groups, &tag.key);
+            put_str(&mut self.groups, &tag.value);
+        }
+        for log in &group.logs {
+            let row = self.rows;
+            self.times.extend_from_slice(&log.time.to_le_bytes());
+            for content in &log.contents {
+                let index = match self.by_name.get(content.key.as_str()) {
+                    Some(index) => *index,
+                    None if self.columns.len() < self.max_columns => {
+                        self.columns.push(ColumnBuilder {
+                            name: content.key.clone(),
+                            len: 0,
+                            data: ColumnData::Dict { lookup: HashMap::new(), values: Vec::new(), codes: Vec::new() },
+                        });
+                        self.by_name.insert(content.key.clone(), self.columns.len() - 1);
+                        self.columns.len() - 1
+                    }
+                    None => {
+                        self.truncated = true;
+                        continue;
+                    }
+                };
+                self.columns[index].push(row, &content.value);
+            }
+            self.rows += 1;
+        }
+    }
+
+    /// Number of logs added.
+    pub fn rows(&self) -> u32 {
+        self.rows
+    }
+
+    /// The encoded section.
+    pub fn finish(mut self) -> Vec<u8> {
+        let rows = self.rows;
+        let mut blocks: Vec<(String, u8, Vec<u8>)> = Vec::with_capacity(self.columns.len() + 2);
+        blocks.push((TIMES.into(), KIND_TIMES, std::mem::take(&mut self.times)));
+        blocks.push((GROUPS.into(), KIND_GROUPS, std::mem::take(&mut self.groups)));
+        for mut column in std::mem::take(&mut self.columns) {
+            column.pad_to(rows);
+            let mut raw = Vec::new();
+            let kind = match column.data {
+                ColumnData::Dict { values, codes, .. } => {
+                    raw.extend_from_slice(&(values.len() as u32).to_le_bytes());
+                    for value in &values {
+                        put_str(&mut raw, value);
+                    }
+                    if values.len() < 256 {
+                        raw.push(1);
+                        raw.extend(codes.iter().map(|code| *code as u8));
+                    } else {
+                        raw.push(2);
+                        raw.extend(codes.iter().flat_map(|code| code.to_le_bytes()));
+                    }
+                    KIND_DICT
+                }
+                ColumnData::Plain { ends, present, bytes } => {
+                    raw.reserve(ends.len() * 5 + bytes.len());
+                    raw.extend(ends.iter().flat_map(|end| end.to_le_bytes()));
+                    raw.extend_from_slice(&present);
+                    raw.extend_from_slice(&bytes);
+                    KIND_PLAIN
+                }
+            };
+            blocks.push((column.name, kind, raw));
+        }
+        let mut directory = Vec::new();
+        let compressed: Vec<(String, u8, u32, Vec<u8>)> = blocks
+            .into_iter()
+            .map(|(name, kind, raw)| (name, kind, raw.len() as u32, Compression::Lz4.compress(&raw)))
+            .collect();
+        let dir_len: usize = compressed.iter().map(|(name, ..)| 2 + name.len() + 1 + 12).sum();
+        let mut offset = (HEADER_LEN + dir_len) as u32;
+        for (name, kind, raw_len, block) in &compressed {
+            directory.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            directory.extend_from_slice(name.as_bytes());
+            directory.push(*kind);
+            directory.extend_from_slice(&raw_len.to_le_bytes());
+            directory.extend_from_slice(&offset.to_le_bytes());
+            directory.extend_from_slice(&(block.len() as u32).to_le_bytes());
+            offset += block.len() as u32;
+        }
+        let mut out = Vec::with_capacity(offset as usize);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.extend_from_slice(&rows.to_le_bytes());
+        out.extend_from_slice(&self.group_count.to_le_bytes());
+        out.extend_from_slice(&((compressed.len() - 2) as u32).to_le_bytes());
+        out.extend_from_slice(&(if self.truncated { FLAG_TRUNCATED } else { 0 }).to_le_bytes());
+        out.extend_from_slice(&(directory.len() as u32).to_le_bytes());
+        out.extend_from_slice(&directory);
+        for (.., block) in compressed {
+            out.extend_from_slice(&block);
+        }
+        out
+    }
+}
+
+/// A block of the section, as its directory names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub kind: u8,
+    pub raw_len: u32,
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// The section's header and directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    pub rows: u32,
+    pub groups: u32,
+    /// Some keys were left out (over [`MAX_COLUMNS`]).
+    pub truncated: bool,
+    pub entries: Vec<Entry>,
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len()).ok_or_else(|| bad("truncated"))?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn str(&mut self) -> Result<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).map_err(|_| bad("a string is not UTF-8"))
+    }
+}
+
+/// Length of header + directory, read from the fixed header (its first [`HEADER_LEN`] bytes).
+pub fn directory_len(header: &[u8]) -> Result<usize> {
+    if header.len() < HEADER_LEN || &header[..4] != MAGIC {
+        return Err(bad("bad header"));
+    }
+    Ok(HEADER_LEN + u32::from_le_bytes(header[24..28].try_into().expect("4 bytes")) as usize)
+}
+
+impl Directory {
+    /// Parses the header and directory (the first [`directory_len`] bytes of a section).
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let total = directory_len(bytes)?;
+        if bytes[4] != 1 {
+            return Err(bad(format!("unknown version {}", bytes[4])));
+        }
+        let mut reader = Reader { bytes: bytes.get(..total).ok_or_else(|| bad("truncated directory"))?, at: 8 };
+        let rows = reader.u32()?;
+        let groups = reader.u32()?;
+        let columns = reader.u32()?;
+        let flags = reader.u32()?;
+        reader.u32()?;
+        let mut entries = Vec::with_capacity((columns as usize).min(MAX_COLUMNS) + 2);
+        while reader.at < total {
+            let name_len = usize::from(reader.u16()?);
+            let name = std::str::from_utf8(reader.take(name_len)?).map_err(|_| bad("a name is not UTF-8"))?.to_owned();
+            entries.push(Entry {
+                name,
+                kind: reader.u8()?,
+                raw_len: reader.u32()?,
+                offset: reader.u32()?,
+                len: reader.u32()?,
+            });
+        }
+        if entries.len() != columns as usize + 2 {
+            return Err(bad("directory size mismatch"));
+        }
+        Ok(Self { rows, groups, truncated: flags & FLAG_TRUNCATED != 0, entries })
+    }
+
+    /// The entry of a block.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.name == name)
+    }
+
+    /// The names of the content-key columns.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().filter(|entry| entry.kind >= KIND_DICT).map(|entry| entry.name.as_str())
+    }
+}
+
+/// One group's topic, source and tags, and its first row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub first_row: u32,
+    pub rows: u32,
+    pub topic: String,
+    pub source: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A decoded content-key column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    /// `codes[row]` is 0 (no value) or 1 + an index into `values`.
+    Dict {
+        values: Vec<String>,
+        codes: Vec<u16>,
+    },
+    Plain {
+        ends: Vec<u32>,
+        present: Vec<u8>,
+        text: String,
+    },
+    /// No log of the segment has the key.
+    Absent,
+}
+
+impl Column {
+    /// The value of a row.
+    pub fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Column::Dict { values, codes } => match codes[row] {
+                0 => None,
+                code => Some(&values[usize::from(code) - 1]),
+            },
+            Column::Plain { ends, present, text } => {
+                if present[row] == 0 {
+                    return None;
+                }
+                let start = if row == 0 { 0 } else { ends[row - 1] as usize };
+                text.get(start..ends[row] as usize)
+            }
+            Column::Absent => None,
+        }
+    }
+}
+
+fn decompress(block: &[u8], entry: &Entry) -> Result<Vec<u8>> {
+    // lz4 expands at most ~255 times: a larger claim is damage, not a reason to allocate.
+    if entry.raw_len as usize > block.len().saturating_mul(256).saturating_add(64) {
+        return Err(bad(format!("{}: implausible length", entry.name)));
+    }
+    Compression::Lz4
+        .decompress(block, entry.raw_len as usize, entry.raw_len as usize)
+        .map_err(|error| bad(format!("{}: {error}", entry.name)))
+}
+
+/// Decodes the times block.
+pub fn decode_times(block: &[u8], entry: &Entry, rows: u32) -> Result<Vec<u32>> {
+    if entry.raw_len as usize != rows as usize * 4 {
+        return Err(bad("times: wrong length"));
+    }
+    let raw = decompress(block, entry)?;
+    if raw.len() != rows as usize * 4 {
+        return Err(bad("times: wrong length"));
+    }
+    Ok(raw.chunks_exact(4).map(|word| u32::from_le_bytes(word.try_into().expect("4 bytes"))).collect())
+}
+
+/// Decodes the groups block.
+pub fn decode_groups(block: &[u8], entry: &Entry, groups: u32) -> Result<Vec<GroupInfo>> {
+    let raw = decompress(block, entry)?;
+    let mut reader = Reader { bytes: &raw, at: 0 };
+    let mut out = Vec::with_capacity((groups as usize).min(raw.len() / 14));
+    let mut first_row = 0u32;
+    for _ in 0..groups {
+        let rows = reader.u32()?;
+        let topic = reader.str()?.to_owned();
+        let source = reader.str()?.to_owned();
+        let tag_count = reader.u16()?;
+        let mut tags = Vec::with_capacity(usize::from(tag_count));
+        for _ in 0..tag_count {
+            tags.push((reader.str()?.to_owned(), reader.str()?.to_owned()));
+        }
+        out.push(GroupInfo { first_row, rows, topic, source, tags });
+        first_row = first_row.checked_add(rows).ok_or_else(|| bad("groups: too many rows"))?;
+    }
+    Ok(out)
+}
+
+/// Decodes a content-key column block.
+pub fn decode_column(block: &[u8], entry: &Entry, rows: u32) -> Result<Column> {
+    let raw = decompress(block, entry)?;
+    let rows = rows as usize;
+    let mut reader = Reader { bytes: &raw, at: 0 };
+    match entry.kind {
+        KIND_DICT => {
+            let count = reader.u32()? as usize;
+            if count > DICT_LIMIT {
+                return Err(bad(format!("{}: dictionary too large", entry.name)));
+            }
+            let values = (0..count).map(|_| reader.str().map(str::to_owned)).collect::<Result<Vec<_>>>()?;
+            let width = reader.u8()?;
+            let codes: Vec<u16> = match width {
+                1 => reader.take(rows)?.iter().map(|code| u16::from(*code)).collect(),
+                2 => reader
+                    .take(rows * 2)?
+                    .chunks_exact(2)
+                    .map(|code| u16::from_le_bytes(code.try_into().expect("2 bytes")))
+                    .collect(),
+                _ => return Err(bad(format!("{}: bad code width", entry.name))),
+            };
+            if codes.iter().any(|code| usize::from(*code) > count) {
+                return Err(bad(format!("{}: code out of range", entry.name)));
+            }
+            Ok(Column::Dict { values, codes })
+        }
+        KIND_PLAIN => {
+            let ends: Vec<u32> = reader
+                .take(rows * 4)?
+                .chunks_exact(4)
+                .map(|end| u32::from_le_bytes(end.try_into().expect("4 bytes")))
+                .collect();
+            let present = reader.take(rows)?.to_vec();
+            let text = std::str::from_utf8(&raw[reader.at..]).map_err(|_| bad("values are not UTF-8"))?.to_owned();
+            let mut previous = 0;
+            for end in &ends {
+                if *end < previous || *end as usize > text.len() || !text.is_char_boundary(*end as usize) {
+                    return Err(bad(format!("{}: bad offsets", entry.name)));
+                }
+                previous = *end;
+            }
+            Ok(Column::Plain { ends, present, text })
+        }
+        other => Err(bad(format!("{}: unknown kind {other}", entry.name))),
+    }
+}
+
+/// The decoded parts of a section a query asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub rows: u32,
+    pub times: Vec<u32>,
+    pub groups: Vec<GroupInfo>,
+    /// `group_of[row]`: the index of the row's group.
+    pub group_of: Vec<u32>,
+    pub columns: HashMap<String, Column>,
+}
+
+impl Columns {
+    /// Decodes `names` (and always the times and groups) from a whole section's bytes.
+    /// `Ok(None)`: a name is not in a truncated section (read the groups instead).
+    pub fn decode(section: &[u8], names: &[&str]) -> Result<Option<Self>> {
+        let directory = Directory::parse(section)?;
+        Self::decode_with(&directory, names, |entry| {
+            section.get(entry.offset as usize..(entry.offset as usize).saturating_add(entry.len as usize))
+        })
+    }
+
+    /// Decodes from blocks that `block` returns for each entry.
+    pub fn decode_with<'b>(
+        directory: &Directory,
+        names: &[&str],
+        block: impl Fn(&Entry) -> Option<&'b [u8]>,
+    ) -> Result<Option<Self>> {
+        let get = |entry: &Entry| block(entry).ok_or_else(|| bad(format!("{}: block out of range", entry.name)));
+        let times_entry = directory.entry(TIMES).ok_or_else(|| bad("no times"))?;
+        let groups_entry = directory.entry(GROUPS).ok_or_else(|| bad("no groups"))?;
+        let times = decode_times(get(times_entry)?, times_entry, directory.rows)?;
+        let groups = decode_groups(get(groups_entry)?, groups_entry, directory.groups)?;
+        let mut group_of = Vec::with_capacity(directory.rows as usize);
+        for (index, group) in groups.iter().enumerate() {
+            group_of.extend(std::iter::repeat_n(index as u32, group.rows as usize));
+        }
+        if group_of.len() != directory.rows as usize {
+            return Err(bad("groups and rows disagree"));
+        }
+        let mut columns = HashMap::new();
+        for name in names {
+            if columns.contains_key(*name) {
+                continue;
+            }
+            let column = match directory.entry(name).filter(|entry| entry.kind >= KIND_DICT) {
+                Some(entry) => decode_column(get(entry)?, entry, directory.rows)?,
+                None if directory.truncated => return Ok(None),
+                None => Column::Absent,
+            };
+            columns.insert((*name).to_owned(), column);
+        }
+        Ok(Some(Self { rows: directory.rows, times, groups, group_of, columns }))
+    }
+
+    /// Builds the columns of decoded groups in memory (for segments written without a section).
+    pub fn from_groups(groups: &[LogGroup], names: &[&str]) -> Self {
+        let mut builder = ColumnsBuilder::new(usize::MAX);
+        for group in groups {
+            builder.add_group(group);
+        }
+        Self::decode(&builder.finish(), names).expect("a fresh section decodes").expect("an untruncated section")
+    }
+
+    /// The value of a field of a row: a content key, `__topic__`, `__source__` or `__tag__:key`.
+    /// Content keys must have been asked for when decoding.
+    pub fn field(&self, name: &str, row: usize) -> Option<&str> {
+        let group = || &self.groups[self.group_of[row] as usize];
+        match name {
+            "__topic__" => Some(group().topic.as_str()),
+            "__source__" => Some(group().source.as_str()),
+            _ => match name.strip_prefix(crate::model::TAG_PREFIX) {
+                Some(tag) => group().tags.iter().find(|(key, _)| key == tag).map(|(_, value)| value.as_str()),
+                None => self.columns.get(name).and_then(|column| column.get(row)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Content, Log, LogTag};
+
+    fn group(topic: &str, logs: &[(u32, &[(&str, &str)])]) -> LogGroup {
+        LogGroup {
+            topic: Some(topic.into()),
+            source: Some("10.0.0.1".into()),
+            log_tags: vec![LogTag { key: "host".into(), value: format!("{topic}-host") }],
+            logs: logs
+                .iter()
+                .map(|(time, contents)| Log {
+                    time: *time,
+                    contents: contents.iter().map(|(k, v)| Content { key: (*k).into(), value: (*v).into() }).collect(),
+                    time_ns: None,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn round_trips_dictionary_plain_and_missing_values() {
+        let mut builder = ColumnsBuilder::default();
+        builder.add_group(&group("a", &[(10, &[("status", "200"), ("url", "/x")]), (11, &[("url", "/y")])]));
+        builder.add_group(&group("b", &[(12, &[("status", "500"), ("status", "dup"), ("extra", "é")])]));
+        // A high-cardinality column turns plain part way.
+        let many: Vec<String> = (0..DICT_LIMIT + 10).map(|i| format!("id-{i}")).collect();
+        let logs: Vec<(u32, Vec<(&str, &str)>)> =
+            many.iter().enumerate().map(|(i, id)| (20 + i as u32, vec![("id", id.as_str())])).collect();
+        let borrowed: Vec<(u32, &[(&str, &str)])> = logs.iter().map(|(t, c)| (*t, c.as_slice())).collect();
+        builder.add_group(&group("c", &borrowed));
+        let rows = builder.rows() as usize;
+        let section = builder.finish();
+        let columns = Columns::decode(&section, &["status", "url", "extra", "id", "nope"]).unwrap().unwrap();
+        assert_eq!(columns.rows as usize, rows);
+        assert_eq!(&columns.times[..3], &[10, 11, 12]);
+        assert_eq!(columns.field("status", 0), Some("200"));
+        assert_eq!(columns.field("status", 1), None);
+        assert_eq!(columns.field("status", 2), Some("500"), "the first of a repeated key");
+        assert_eq!(columns.field("url", 1), Some("/y"));
+        assert_eq!(columns.field("url", 2), None);
+        assert_eq!(columns.field("extra", 2), Some("é"));
+        assert_eq!(columns.field("nope", 0), None);
+        assert_eq!(columns.field("__topic__", 2), Some("b"));
+        assert_eq!(columns.field("__source__", 2), Some("10.0.0.1"));
+        assert_eq!(columns.field("__tag__:host", 3), Some("c-host"));
+        assert!(matches!(columns.columns["id"], Column::Plain { .. }));
+        assert!(matches!(columns.columns["status"], Column::Dict { .. }));
+        for (index, id) in many.iter().enumerate() {
+            assert_eq!(columns.field("id", 3 + index), Some(id.as_str()));
+        }
+        assert_eq!(columns.field("id", 0), None);
+    }
+
+    #[test]
+    fn truncated_sections_send_other_keys_to_the_groups() {
+        let mut builder = ColumnsBuilder::new(1);
+        builder.add_group(&group("a", &[(1, &[("first", "1"), ("second", "2")])]));
+        let section = builder.finish();
+        assert!(Columns::decode(&section, &["first"]).unwrap().is_some());
+        assert!(Columns::decode(&section, &["second"]).unwrap().is_none());
+        let directory = Directory::parse(&section).unwrap();
+        assert!(directory.truncated);
+        assert_eq!(directory.column_names().collect::<Vec<_>>(), ["first"]);
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        let mut builder = ColumnsBuilder::default();
+        builder.add_group(&group("a", &[(1, &[("k", "v")]), (2, &[("k", "w")])]));
+        let section = builder.finish();
+        for cut in [0, 5, HEADER_LEN, section.len() - 1] {
+            assert!(Columns::decode(&section[..cut], &["k"]).is_err(), "cut at {cut}");
+        }
+        for index in 0..section.len() {
+            let mut damaged = section.clone();
+            damaged[index] ^= 0xff;
+            let _ = Columns::decode(&damaged, &["k"]);
+        }
+    }
+}
