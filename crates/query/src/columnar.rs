@@ -20,6 +20,7 @@ use crate::search::{Expr, field_matches};
 /// The hits of one segment, as row numbers of its columns.
 #[derive(Debug)]
 pub struct ColumnHits {
+    pub segment: SegmentRef,
     pub columns: Columns,
     pub hits: Vec<u32>,
     /// Logs of the segment inside the time range (evaluated).
@@ -208,7 +209,7 @@ where
                     }
                     (Columns::from_groups(&groups, &names), hits, processed)
                 };
-                Ok(finish(ColumnHits { columns, hits, processed }))
+                Ok(finish(ColumnHits { segment, columns, hits, processed }))
             };
             let output = match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {

@@ -1,18 +1,22 @@
 //! The three query calls: GetLogs (search, or search | SQL), histograms and context.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use logport_core::engine::Engine;
+use logport_core::model::LogGroup;
 use serde_json::{Map, Value};
 
 use crate::columnar::scan_columns;
 use crate::error::{QueryError, Result};
-use crate::rows::{KeyedRow, LogAddress, row, segment_rows};
-use crate::scan::{Selection, scan};
+use crate::rows::{HitKey, LogAddress, row};
+use crate::scan::Selection;
 use crate::search::parse;
+use crate::sql::ScanCounters;
 use crate::sql::{LogTable, TABLE, prepare};
 
 /// The most rows a search without SQL returns per call (SLS's limit).
@@ -118,23 +122,55 @@ pub async fn get_logs(
         None => {
             let keep = request.offset + request.line;
             let reverse = request.reverse;
-            let per_segment =
-                scan(engine, segments, selection, move |hits| (hits.processed, segment_rows(&hits, keep, reverse)))
-                    .await?;
-            let mut rows: Vec<KeyedRow> = Vec::new();
-            for (processed, (hit_count, segment_rows)) in per_segment {
+            let order = move |a: &HitKey, b: &HitKey| if reverse { b.cmp(a) } else { a.cmp(b) };
+            // First the hits' times and places (from the columns), then the rows of the page only.
+            let per_segment = scan_columns(engine, segments, selection, &[], move |hits| {
+                let segment = &hits.segment;
+                let columns = &hits.columns;
+                let mut keys: Vec<(HitKey, usize)> = hits
+                    .hits
+                    .iter()
+                    .map(|row| {
+                        let row = *row as usize;
+                        let group = columns.group_of[row] as usize;
+                        let address = LogAddress {
+                            shard: segment.shard,
+                            position: segment.record.position + group as u64,
+                            index: row - columns.groups[group].first_row as usize,
+                        };
+                        ((columns.times[row], address), group)
+                    })
+                    .collect();
+                keys.sort_unstable_by(|a, b| order(&a.0, &b.0));
+                keys.truncate(keep);
+                (hits.processed, hits.hits.len() as u64, segment.clone(), keys)
+            })
+            .await?;
+            let mut page: Vec<(HitKey, usize, usize)> = Vec::new();
+            let mut segments = Vec::new();
+            for (processed, hit_count, segment, keys) in per_segment {
                 meta.processed_rows += processed;
                 meta.total_hits += hit_count;
-                rows.extend(segment_rows);
+                page.extend(keys.into_iter().map(|(key, group)| (key, group, segments.len())));
+                segments.push(segment);
             }
-            rows.sort_unstable_by(|a, b| if reverse { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
-            rows.into_iter().skip(request.offset).take(request.line).map(|(_, row)| row).collect()
+            page.sort_unstable_by(|a, b| order(&a.0, &b.0));
+            let page: Vec<_> = page.into_iter().skip(request.offset).take(request.line).collect();
+            let mut groups: HashMap<usize, Vec<LogGroup>> = HashMap::new();
+            for (_, _, segment) in &page {
+                if !groups.contains_key(segment) {
+                    groups.insert(*segment, engine.read_groups(&segments[*segment]).await?);
+                }
+            }
+            page.iter()
+                .map(|((_, address), group, segment)| row(&groups[segment][*group], address.index, *address))
+                .collect()
         }
         Some(prepared) => {
-            let counted = count_hits(engine, &segments, &selection).await?;
-            meta.processed_rows = counted.0;
-            meta.total_hits = counted.1;
-            let (keys, rows) = run_sql(engine.clone(), segments, selection, &prepared).await?;
+            let counters = Arc::new(ScanCounters::default());
+            let (keys, rows) = run_sql(engine.clone(), segments, selection, counters.clone(), &prepared).await?;
+            meta.processed_rows = counters.processed.load(Ordering::Relaxed);
+            meta.total_hits = counters.hits.load(Ordering::Relaxed);
             meta.keys = keys;
             rows
         }
@@ -144,29 +180,17 @@ pub async fn get_logs(
     Ok(GetLogsResponse { meta, data })
 }
 
-/// (processed, hits) of a selection, without keeping rows.
-async fn count_hits(
-    engine: &Arc<Engine>,
-    segments: &[logport_core::engine::scan::SegmentRef],
-    selection: &Arc<Selection>,
-) -> Result<(u64, u64)> {
-    let counts = scan_columns(engine, segments.to_vec(), selection.clone(), &[], |hits| {
-        (hits.processed, hits.hits.len() as u64)
-    })
-    .await?;
-    Ok(counts.into_iter().fold((0, 0), |(p, h), (processed, hits)| (p + processed, h + hits)))
-}
-
 async fn run_sql(
     engine: Arc<Engine>,
     segments: Vec<logport_core::engine::scan::SegmentRef>,
     selection: Arc<Selection>,
+    counters: Arc<ScanCounters>,
     prepared: &crate::sql::Prepared,
 ) -> Result<(Vec<String>, Vec<Map<String, Value>>)> {
     let mut config = SessionConfig::new().with_target_partitions(crate::scan_partitions());
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let context = SessionContext::new_with_config(config);
-    context.register_table(TABLE, Arc::new(LogTable::new(engine, segments, selection)))?;
+    context.register_table(TABLE, Arc::new(LogTable::new(engine, segments, selection, counters)))?;
     let mut frame = context.sql(&prepared.sql).await?;
     if !prepared.has_limit {
         frame = frame.limit(0, Some(DEFAULT_SQL_ROWS))?;

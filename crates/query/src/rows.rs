@@ -4,8 +4,6 @@ use logport_core::cursor;
 use logport_core::model::{LogGroup, TAG_PREFIX};
 use serde_json::{Map, Value};
 
-use crate::scan::SegmentHits;
-
 /// Where a log is: shard, position of its group, index in the group. Encoded as SLS's
 /// `__pack_meta__` (`shard|cursor|index|0`) so that a context query can find it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,26 +55,6 @@ pub fn row(group: &LogGroup, index: usize, address: LogAddress) -> Map<String, V
 
 /// Sort key of a hit: time, then place in the shard.
 pub type HitKey = (u32, LogAddress);
-
-/// A hit's sort key and its row.
-pub type KeyedRow = (HitKey, Map<String, Value>);
-
-/// The first `keep` hits of a segment in `reverse` or forward time order, as rows.
-pub fn segment_rows(hits: &SegmentHits, keep: usize, reverse: bool) -> (u64, Vec<KeyedRow>) {
-    let segment = &hits.segment;
-    let mut keyed: Vec<(HitKey, (usize, usize))> = hits
-        .hits
-        .iter()
-        .map(|&(group, index)| {
-            let address = LogAddress { shard: segment.shard, position: segment.record.position + group as u64, index };
-            ((hits.groups[group].logs[index].time, address), (group, index))
-        })
-        .collect();
-    keyed.sort_unstable_by(|a, b| if reverse { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
-    keyed.truncate(keep);
-    let rows = keyed.into_iter().map(|(key, (group, index))| (key, row(&hits.groups[group], index, key.1))).collect();
-    (hits.hits.len() as u64, rows)
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! builds only the columns the query uses, one Arrow batch per segment, in parallel.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -64,6 +65,14 @@ pub fn prepare(sql: &str) -> Result<Prepared> {
     Ok(Prepared { sql: statements[0].to_string(), has_limit })
 }
 
+/// What the table's first scan saw: logs evaluated and logs selected (for GetLogs' meta).
+#[derive(Debug, Default)]
+pub struct ScanCounters {
+    pub processed: AtomicU64,
+    pub hits: AtomicU64,
+    scanned: AtomicBool,
+}
+
 /// The logs a selection picks, as a table.
 #[derive(Debug)]
 pub struct LogTable {
@@ -71,10 +80,16 @@ pub struct LogTable {
     segments: Vec<SegmentRef>,
     selection: Arc<Selection>,
     schema: SchemaRef,
+    counters: Arc<ScanCounters>,
 }
 
 impl LogTable {
-    pub fn new(engine: Arc<Engine>, segments: Vec<SegmentRef>, selection: Arc<Selection>) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        segments: Vec<SegmentRef>,
+        selection: Arc<Selection>,
+        counters: Arc<ScanCounters>,
+    ) -> Self {
         let mut fields = vec![
             Field::new("__time__", DataType::Int64, false),
             Field::new("__topic__", DataType::Utf8, true),
@@ -88,7 +103,7 @@ impl LogTable {
                 }
             }
         }
-        Self { engine, segments, selection, schema: Arc::new(Schema::new(fields)) }
+        Self { engine, segments, selection, schema: Arc::new(Schema::new(fields)), counters }
     }
 }
 
@@ -156,7 +171,13 @@ impl TableProvider for LogTable {
         let projected = project_schema(&self.schema, projection)?;
         let schema = projected.clone();
         let names: Vec<String> = projected.fields().iter().map(|field| field.name().clone()).collect();
+        // A statement reading the table twice (a self-join) counts the logs of its first scan.
+        let counters = (!self.counters.scanned.swap(true, Ordering::Relaxed)).then(|| self.counters.clone());
         let batches = scan_columns(&self.engine, self.segments.clone(), self.selection.clone(), &names, move |hits| {
+            if let Some(counters) = &counters {
+                counters.processed.fetch_add(hits.processed, Ordering::Relaxed);
+                counters.hits.fetch_add(hits.hits.len() as u64, Ordering::Relaxed);
+            }
             batch(&hits, &schema)
         })
         .await
