@@ -464,13 +464,13 @@ pub fn decode_times(block: &[u8], entry: &Entry, rows: u32) -> Result<Vec<u32>> 
 }
 
 /// Decodes the groups block.
-pub fn decode_groups(block: &[u8], entry: &Entry, groups: u32) -> Result<Vec<GroupInfo>> {
+pub fn decode_groups(block: &[u8], entry: &Entry, groups: u32, rows: u32) -> Result<Vec<GroupInfo>> {
     let raw = decompress(block, entry)?;
     let mut reader = Reader { bytes: &raw, at: 0 };
     let mut out = Vec::with_capacity((groups as usize).min(raw.len() / 14));
     let mut first_row = 0u32;
     for _ in 0..groups {
-        let rows = reader.u32()?;
+        let group_rows = reader.u32()?;
         let topic = reader.str()?.to_owned();
         let source = reader.str()?.to_owned();
         let tag_count = reader.u16()?;
@@ -478,8 +478,11 @@ pub fn decode_groups(block: &[u8], entry: &Entry, groups: u32) -> Result<Vec<Gro
         for _ in 0..tag_count {
             tags.push((reader.str()?.to_owned(), reader.str()?.to_owned()));
         }
-        out.push(GroupInfo { first_row, rows, topic, source, tags });
-        first_row = first_row.checked_add(rows).ok_or_else(|| bad("groups: too many rows"))?;
+        out.push(GroupInfo { first_row, rows: group_rows, topic, source, tags });
+        first_row = first_row
+            .checked_add(group_rows)
+            .filter(|total| *total <= rows)
+            .ok_or_else(|| bad("groups: too many rows"))?;
     }
     Ok(out)
 }
@@ -563,7 +566,7 @@ impl Columns {
         let times_entry = directory.entry(TIMES).ok_or_else(|| bad("no times"))?;
         let groups_entry = directory.entry(GROUPS).ok_or_else(|| bad("no groups"))?;
         let times = decode_times(get(times_entry)?, times_entry, directory.rows)?;
-        let groups = decode_groups(get(groups_entry)?, groups_entry, directory.groups)?;
+        let groups = decode_groups(get(groups_entry)?, groups_entry, directory.groups, directory.rows)?;
         let mut group_of = Vec::with_capacity(directory.rows as usize);
         for (index, group) in groups.iter().enumerate() {
             group_of.extend(std::iter::repeat_n(index as u32, group.rows as usize));
@@ -586,13 +589,45 @@ impl Columns {
         Ok(Some(Self { rows: directory.rows, times, groups, group_of, columns }))
     }
 
-    /// Builds the columns of decoded groups in memory (for segments written without a section).
+    /// The columns `names` (plus times and groups) of decoded log groups, built in memory (for
+    /// segments without a section, and for searches that read the groups anyway).
     pub fn from_groups(groups: &[LogGroup], names: &[&str]) -> Self {
-        let mut builder = ColumnsBuilder::new(usize::MAX);
-        for group in groups {
-            builder.add_group(group);
+        let rows: usize = groups.iter().map(|group| group.logs.len()).sum();
+        let mut times = Vec::with_capacity(rows);
+        let mut group_of = Vec::with_capacity(rows);
+        let mut infos = Vec::with_capacity(groups.len());
+        let mut first_row = 0u32;
+        for (index, group) in groups.iter().enumerate() {
+            times.extend(group.logs.iter().map(|log| log.time));
+            group_of.extend(std::iter::repeat_n(index as u32, group.logs.len()));
+            infos.push(GroupInfo {
+                first_row,
+                rows: group.logs.len() as u32,
+                topic: group.topic.clone().unwrap_or_default(),
+                source: group.source.clone().unwrap_or_default(),
+                tags: group.log_tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+            });
+            first_row += group.logs.len() as u32;
         }
-        Self::decode(&builder.finish(), names).expect("a fresh section decodes").expect("an untruncated section")
+        let mut columns = HashMap::new();
+        for name in names {
+            let mut ends = Vec::with_capacity(rows);
+            let mut present = Vec::with_capacity(rows);
+            let mut text = String::new();
+            for log in groups.iter().flat_map(|group| &group.logs) {
+                match log.contents.iter().find(|content| content.key == *name) {
+                    Some(content) => {
+                        text.push_str(&content.value);
+                        present.push(1);
+                    }
+                    None => present.push(0),
+                }
+                ends.push(text.len() as u32);
+            }
+            let column = if present.contains(&1) { Column::Plain { ends, present, text } } else { Column::Absent };
+            columns.insert((*name).to_owned(), column);
+        }
+        Self { rows: rows as u32, times, groups: infos, group_of, columns }
     }
 
     /// The value of a field of a row: a content key, `__topic__`, `__source__` or `__tag__:key`.
@@ -664,6 +699,27 @@ mod tests {
             assert_eq!(columns.field("id", 3 + index), Some(id.as_str()));
         }
         assert_eq!(columns.field("id", 0), None);
+    }
+
+    #[test]
+    fn built_from_groups_equals_decoded_from_a_section() {
+        let groups = [
+            group("a", &[(10, &[("status", "200"), ("url", "/x")]), (11, &[("url", "/y")])]),
+            group("b", &[(12, &[("status", "500"), ("status", "dup")])]),
+        ];
+        let mut builder = ColumnsBuilder::default();
+        groups.iter().for_each(|group| builder.add_group(group));
+        let decoded = Columns::decode(&builder.finish(), &["status", "url", "none"]).unwrap().unwrap();
+        let built = Columns::from_groups(&groups, &["status", "url", "none"]);
+        assert_eq!(
+            (&built.times, &built.groups, &built.group_of),
+            (&decoded.times, &decoded.groups, &decoded.group_of)
+        );
+        for name in ["status", "url", "none", "__topic__", "__tag__:host"] {
+            for row in 0..3 {
+                assert_eq!(built.field(name, row), decoded.field(name, row), "{name} {row}");
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! The columnar scan, for counts, histograms and SQL: a segment's hits as row numbers over its
-//! columnar index ([`logport_core::columns`]), reading only the columns the search and the SQL
-//! use. A search made of field conditions only (`status:500 and method:GET`, ranges, `*`,
-//! `__topic__`, `__tag__:k`) is evaluated on the columns, once per distinct value for
-//! dictionary columns; a full-text keyword needs every value, so such a search reads and
-//! evaluates the log groups and then builds the columns from them.
+//! The scan: a segment's hits as row numbers over its columnar index
+//! ([`logport_core::columns`]), reading only the columns the search and the SQL use. Field
+//! conditions (`status:500 and method:GET`, ranges, `*`, `__topic__`, `__tag__:k`) read the
+//! columns they name and are evaluated once per distinct value for dictionary columns. A
+//! full-text keyword reads every column of the segment: once per distinct value for dictionary
+//! columns, and for plain columns a substring search for its longest literal piece over the
+//! column's (ASCII-lowercased) text picks the candidate rows, each then checked token by token.
+//! Segments without a section (or missing a key in a truncated one) have their log groups
+//! decoded and their columns built in memory, then go the same way.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,8 +17,10 @@ use logport_core::engine::Engine;
 use logport_core::engine::scan::{ColumnBytes, SegmentRef};
 
 use crate::error::{QueryError, Result};
-use crate::scan::{Selection, view};
-use crate::search::{Expr, field_matches};
+use crate::scan::Selection;
+use memchr::memmem;
+
+use crate::search::{Expr, Pattern, field_matches, pattern_matches};
 
 /// The hits of one segment, as row numbers of its columns.
 #[derive(Debug)]
@@ -27,13 +32,13 @@ pub struct ColumnHits {
     pub processed: u64,
 }
 
-/// Whether a search can be evaluated on columns (no full-text keyword).
-pub fn columnar(expr: &Expr) -> bool {
+/// Whether a search holds a full-text keyword (which reads every column).
+pub fn full_text(expr: &Expr) -> bool {
     match expr {
-        Expr::Term(_) => false,
-        Expr::Not(inner) => columnar(inner),
-        Expr::And(parts) | Expr::Or(parts) => parts.iter().all(columnar),
-        Expr::All | Expr::Field { .. } | Expr::Compare { .. } | Expr::Between { .. } => true,
+        Expr::Term(pattern) => !pattern.is_any(),
+        Expr::Not(inner) => full_text(inner),
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().any(full_text),
+        Expr::All | Expr::Field { .. } | Expr::Compare { .. } | Expr::Between { .. } => false,
     }
 }
 
@@ -69,6 +74,8 @@ enum Compiled<'c> {
         column: &'c Column,
         leaf: &'c Expr,
     },
+    /// Rows decided beforehand.
+    Rows(Vec<bool>),
     /// A per-group field: `table[group]`.
     Group {
         group_of: &'c [u32],
@@ -82,7 +89,34 @@ enum Compiled<'c> {
 fn compile<'c>(expr: &'c Expr, columns: &'c Columns) -> Compiled<'c> {
     match expr {
         Expr::All => Compiled::Const(true),
-        Expr::Term(_) => unreachable!("full-text searches are not evaluated on columns"),
+        Expr::Term(pattern) if pattern.is_any() => Compiled::Const(true),
+        Expr::Term(pattern) => {
+            let table = columns
+                .groups
+                .iter()
+                .map(|group| {
+                    pattern_matches(pattern, &group.topic)
+                        || pattern_matches(pattern, &group.source)
+                        || group.tags.iter().any(|(_, value)| pattern_matches(pattern, value))
+                })
+                .collect();
+            let mut parts = vec![Compiled::Group { group_of: &columns.group_of, table }];
+            for column in columns.columns.values() {
+                match column {
+                    Column::Dict { values, codes } => {
+                        let table = std::iter::once(false)
+                            .chain(values.iter().map(|value| pattern_matches(pattern, value)))
+                            .collect::<Vec<_>>();
+                        if table.contains(&true) {
+                            parts.push(Compiled::Dict { codes, table });
+                        }
+                    }
+                    Column::Plain { .. } => parts.push(Compiled::Rows(term_rows(pattern, column, columns.rows))),
+                    Column::Absent => {}
+                }
+            }
+            Compiled::Or(parts)
+        }
         Expr::Field { key, .. } | Expr::Compare { key, .. } | Expr::Between { key, .. } => {
             if is_group_field(key) {
                 let table = (0..columns.groups.len())
@@ -119,12 +153,42 @@ impl Compiled<'_> {
             Compiled::Const(value) => *value,
             Compiled::Dict { codes, table } => table[usize::from(codes[row])],
             Compiled::Plain { column, leaf } => field_matches(leaf, column.get(row)),
+            Compiled::Rows(rows) => rows[row],
             Compiled::Group { group_of, table } => table[group_of[row] as usize],
             Compiled::Not(inner) => !inner.eval(row),
             Compiled::And(parts) => parts.iter().all(|part| part.eval(row)),
             Compiled::Or(parts) => parts.iter().any(|part| part.eval(row)),
         }
     }
+}
+
+/// The rows of a plain column holding a keyword: candidates from a substring search for the
+/// keyword's longest literal piece in the lowercased text, each checked token by token.
+fn term_rows(pattern: &Pattern, column: &Column, rows: u32) -> Vec<bool> {
+    let Column::Plain { ends, present, text } = column else { return vec![false; rows as usize] };
+    let mut matched = vec![false; rows as usize];
+    let Some(literal) = pattern.literal_pieces().max_by_key(|piece| piece.len()) else {
+        for (row, hit) in matched.iter_mut().enumerate() {
+            *hit = column.get(row).is_some_and(|value| pattern_matches(pattern, value));
+        }
+        return matched;
+    };
+    let lower = text.as_bytes().to_ascii_lowercase();
+    let finder = memmem::Finder::new(literal.as_bytes());
+    let mut from = 0;
+    while let Some(found) = finder.find(&lower[from..]) {
+        let at = from + found;
+        let row = ends.partition_point(|end| (*end as usize) <= at);
+        if row >= matched.len() {
+            break;
+        }
+        if present[row] != 0 {
+            matched[row] = column.get(row).is_some_and(|value| pattern_matches(pattern, value));
+        }
+        // The row is decided: go on from the next one.
+        from = (ends[row] as usize).max(at + 1);
+    }
+    matched
 }
 
 /// Rows of `columns` in the selection's time range and topic that the search selects.
@@ -170,7 +234,7 @@ where
     let mut seen = HashSet::new();
     wanted.retain(|name| seen.insert(name.clone()));
     let wanted = Arc::new(wanted);
-    let on_columns = columnar(&selection.expr);
+    let every_column = full_text(&selection.expr);
     let finish = Arc::new(finish);
     let tasks = segments.into_iter().map(|segment| {
         let (engine, selection, finish, wanted) = (engine.clone(), selection.clone(), finish.clone(), wanted.clone());
@@ -178,37 +242,24 @@ where
             if !engine.may_contain_all(&segment, &selection.required()).await? {
                 return Ok(None);
             }
-            let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
-            let bytes = if on_columns {
-                engine.column_bytes(&segment, &names).await?
-            } else {
-                ColumnBytes::Object(engine.read_object(&segment).await?)
-            };
+            let mut names: Vec<String> = wanted.to_vec();
+            if every_column {
+                names.extend(
+                    segment.record.keys.iter().filter(|key| !is_group_field(key) && !wanted.contains(key)).cloned(),
+                );
+            }
+            let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+            let bytes = engine.column_bytes(&segment, &borrowed).await?;
             let work = move || -> Result<T> {
-                let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
-                let (columns, hits, processed) = if on_columns {
-                    let columns = bytes.decode(&segment.record, &names)?;
-                    let (hits, processed) = evaluate(&columns, &selection);
-                    (columns, hits, processed)
-                } else {
-                    let ColumnBytes::Object(object) = &bytes else { unreachable!("read as an object") };
-                    let groups = logport_core::engine::scan::decode_groups(&segment.record, object)?;
-                    let (mut hits, mut processed, mut row) = (Vec::new(), 0, 0u32);
-                    for group in &groups {
-                        for index in 0..group.logs.len() {
-                            let log = view(group, index);
-                            let time = i64::from(log.time);
-                            if time >= selection.from && time < selection.to {
-                                processed += 1;
-                                if selection.selects(&log) {
-                                    hits.push(row);
-                                }
-                            }
-                            row += 1;
-                        }
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let columns = match &bytes {
+                    ColumnBytes::Object(object) => {
+                        let groups = logport_core::engine::scan::decode_groups(&segment.record, object)?;
+                        Columns::from_groups(&groups, &names)
                     }
-                    (Columns::from_groups(&groups, &names), hits, processed)
+                    section => section.decode(&segment.record, &names)?,
                 };
+                let (hits, processed) = evaluate(&columns, &selection);
                 Ok(finish(ColumnHits { segment, columns, hits, processed }))
             };
             let output = match tokio::runtime::Handle::try_current() {
@@ -229,4 +280,95 @@ where
         }
     }
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use logport_core::columns::{Columns, ColumnsBuilder};
+    use logport_core::model::{Content, Log, LogGroup, LogTag};
+
+    use super::evaluate;
+    use crate::scan::Selection;
+    use crate::search::{LogView, matches, parse};
+
+    /// Groups with dictionary columns, a plain column (over 4096 distinct values), missing keys,
+    /// mixed case and multi-token values.
+    fn groups() -> Vec<LogGroup> {
+        (0..3)
+            .map(|g| LogGroup {
+                topic: Some(format!("topic{g}")),
+                source: Some(format!("10.0.0.{g}")),
+                log_tags: vec![LogTag { key: "host".into(), value: format!("Web-{g}") }],
+                logs: (0..2500u32)
+                    .map(|i| {
+                        let mut contents = vec![
+                            Content { key: "status".into(), value: ["200", "404", "500"][(i % 3) as usize].into() },
+                            Content { key: "id".into(), value: format!("Req-{g}-{i}") },
+                        ];
+                        if i % 7 == 0 {
+                            contents
+                                .push(Content { key: "msg".into(), value: format!("Connection RESET by peer {i}") });
+                        }
+                        Log { time: 100 + i % 50, contents, time_ns: None }
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn columns_select_exactly_what_the_row_evaluator_selects() {
+        let groups = groups();
+        let mut builder = ColumnsBuilder::default();
+        groups.iter().for_each(|group| builder.add_group(group));
+        let section = builder.finish();
+        let names = ["status", "id", "msg"];
+        let decoded = Columns::decode(&section, &names).unwrap().unwrap();
+        assert!(matches!(decoded.columns["id"], logport_core::columns::Column::Plain { .. }));
+        let built = Columns::from_groups(&groups, &names);
+        let views: Vec<LogView<'_>> = groups
+            .iter()
+            .flat_map(|group| {
+                group.logs.iter().map(move |log| LogView {
+                    time: log.time,
+                    topic: group.topic.as_deref().unwrap_or(""),
+                    source: group.source.as_deref().unwrap_or(""),
+                    tags: &group.log_tags,
+                    contents: &log.contents,
+                })
+            })
+            .collect();
+        for query in [
+            "*",
+            "status:500",
+            "not status:200 and id:req-1-*",
+            "reset",
+            "RESET and status:404",
+            "\"connection reset\"",
+            "peer 14",
+            "req-2-24?9",
+            "web-1",
+            "__tag__:host:web-2 or __topic__:topic0",
+            "status > 300 and not msg:*",
+            "status in [400 500] or reset",
+            "10.0.0.1",
+            "absent",
+            "id:req-0-1234",
+        ] {
+            let expr = parse(query).unwrap();
+            let selection = Selection::new(110, 140, None, expr.clone());
+            let expected: Vec<u32> = views
+                .iter()
+                .enumerate()
+                .filter(|(_, view)| (110..140).contains(&view.time) && matches(&expr, view))
+                .map(|(row, _)| row as u32)
+                .collect();
+            for columns in [&decoded, &built] {
+                let (hits, processed) = evaluate(columns, &selection);
+                assert_eq!(hits, expected, "{query}");
+                assert_eq!(processed, views.iter().filter(|view| (110..140).contains(&view.time)).count() as u64);
+            }
+        }
+    }
 }

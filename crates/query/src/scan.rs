@@ -1,9 +1,7 @@
-//! What a scan selects (time range, topic, search) and how one log is seen by the search. The
-//! scan itself is [`crate::columnar::scan_columns`].
+//! What a scan selects: a time range, a topic, a search. The scan itself is
+//! [`crate::columnar::scan_columns`].
 
-use logport_core::model::LogGroup;
-
-use crate::search::{Expr, LogView, matches, required_hashes};
+use crate::search::{Expr, required_hashes};
 
 /// What to select: a time range `[from, to)`, an optional topic, and a search.
 #[derive(Debug, Clone)]
@@ -24,27 +22,6 @@ impl Selection {
     /// Token hashes every selected log contains (for term-filter pruning).
     pub fn required(&self) -> Vec<u64> {
         self.required.clone()
-    }
-
-    /// Whether a log of a group is selected.
-    pub fn selects(&self, log: &LogView<'_>) -> bool {
-        let time = i64::from(log.time);
-        time >= self.from
-            && time < self.to
-            && self.topic.as_deref().is_none_or(|topic| topic == log.topic)
-            && matches(&self.expr, log)
-    }
-}
-
-/// A view of log `index` of `group`.
-pub fn view(group: &LogGroup, index: usize) -> LogView<'_> {
-    let log = &group.logs[index];
-    LogView {
-        time: log.time,
-        topic: group.topic.as_deref().unwrap_or(""),
-        source: group.source.as_deref().unwrap_or(""),
-        tags: &group.log_tags,
-        contents: &log.contents,
     }
 }
 

@@ -89,12 +89,20 @@ fn main() {
     setup(&agent, &base);
     let started = Instant::now();
     ingest(&agent, &base, &rows);
-    println!("ingested in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "ingested in {:.1} s; stored: {} MB (raw log {} MB)",
+        started.elapsed().as_secs_f64(),
+        dir_size(&data_dir) >> 20,
+        raw.len() >> 20
+    );
     drop(rows);
 
     let (from, to) = (i64::from(START), i64::from(last_time) + 1);
     let count = |query: &str| -> u64 {
         let body = get_logs(&agent, &base, from, to, query);
+        if std::env::var_os("LOGPORT_BENCH_VERBOSE").is_some() {
+            println!("{query}: {}", body["meta"]);
+        }
         body["data"][0]["c"].as_str().unwrap().parse().unwrap()
     };
     let rg = |pattern: &str| -> u64 {
@@ -208,7 +216,9 @@ fn main() {
 
     Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
     assert!(server.0.wait().unwrap().success());
-    let _ = std::fs::remove_dir_all(&data_dir);
+    if std::env::var_os("LOGPORT_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
 }
 
 fn best_of(mut run: impl FnMut()) -> f64 {
@@ -319,4 +329,15 @@ fn setup(agent: &ureq::Agent, base: &str) {
     };
     create("/", r#"{"projectName":"bench"}"#);
     create("/logstores", &format!(r#"{{"logstoreName":"bench","ttl":30,"shardCount":{SHARDS}}}"#));
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let meta = entry.metadata().unwrap();
+            total += if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
+        }
+    }
+    total
 }
