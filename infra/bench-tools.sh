@@ -3,7 +3,7 @@
 # (PyPI, in the project venv). Prints the venv's python path on stdout.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-DUCKDB_VERSION=2.0.0
+DUCKDB_VERSION=1.5.6
 LOGPORT_VENV="${LOGPORT_VENV:-$PWD/.venv}"
 if ! command -v rg >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi

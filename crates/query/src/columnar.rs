@@ -236,50 +236,89 @@ where
     let wanted = Arc::new(wanted);
     let every_column = full_text(&selection.expr);
     let finish = Arc::new(finish);
-    let tasks = segments.into_iter().map(|segment| {
-        let (engine, selection, finish, wanted) = (engine.clone(), selection.clone(), finish.clone(), wanted.clone());
-        async move {
-            if !engine.may_contain_all(&segment, &selection.required()).await? {
-                return Ok(None);
-            }
-            let mut names: Vec<String> = wanted.to_vec();
-            if every_column {
-                names.extend(
-                    segment.record.keys.iter().filter(|key| !is_group_field(key) && !wanted.contains(key)).cloned(),
-                );
-            }
-            let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
-            let bytes = engine.column_bytes(&segment, &borrowed).await?;
-            let work = move || -> Result<T> {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let columns = match &bytes {
-                    ColumnBytes::Object(object) => {
-                        let groups = logport_core::engine::scan::decode_groups(&segment.record, object)?;
-                        Columns::from_groups(&groups, &names)
-                    }
-                    section => section.decode(&segment.record, &names)?,
-                };
-                let (hits, processed) = evaluate(&columns, &selection);
-                Ok(finish(ColumnHits { segment, columns, hits, processed }))
-            };
-            let output = match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    handle.spawn_blocking(work).await.map_err(|error| QueryError::Internal(error.to_string()))?
-                }
-                Err(_) => work(),
-            }?;
-            Ok(Some(output))
-        }
-    });
-    let outputs: Vec<Result<Option<T>>> =
-        futures::stream::iter(tasks).buffered(crate::scan::parallelism()).collect().await;
     let mut kept = Vec::new();
-    for output in outputs {
-        if let Some(value) = output? {
-            kept.push(value);
+    // Waves: fetch a wave's blocks concurrently, then decode and evaluate them on one blocking
+    // task per core (few thread hand-offs, memory bounded by a wave).
+    for wave in segments.chunks(WAVE) {
+        let fetches = wave.iter().cloned().map(|segment| {
+            let (engine, selection, wanted) = (engine.clone(), selection.clone(), wanted.clone());
+            async move {
+                if !engine.may_contain_all(&segment, &selection.required()).await? {
+                    return Ok::<_, QueryError>(None);
+                }
+                let mut names: Vec<String> = wanted.to_vec();
+                if every_column {
+                    names.extend(
+                        segment.record.keys.iter().filter(|key| !is_group_field(key) && !wanted.contains(key)).cloned(),
+                    );
+                }
+                let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+                let bytes = engine.column_bytes(&segment, &borrowed).await?;
+                Ok(Some((segment, names, bytes)))
+            }
+        });
+        let fetched: Vec<Result<Option<Fetched>>> =
+            futures::stream::iter(fetches).buffered(crate::scan::parallelism() * 2).collect().await;
+        let mut ready = Vec::with_capacity(fetched.len());
+        for item in fetched {
+            if let Some(item) = item? {
+                ready.push(item);
+            }
+        }
+        let workers = std::thread::available_parallelism().map_or(2, usize::from).min(ready.len().max(1));
+        let per_worker = ready.len().div_ceil(workers).max(1);
+        let mut chunks = Vec::new();
+        while !ready.is_empty() {
+            let rest = ready.split_off(per_worker.min(ready.len()));
+            chunks.push(std::mem::replace(&mut ready, rest));
+        }
+        let mut handles = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let (selection, finish) = (selection.clone(), finish.clone());
+            let work = move || -> Result<Vec<T>> {
+                chunk
+                    .into_iter()
+                    .map(|(segment, names, bytes)| decode_and_finish(segment, &names, &bytes, &selection, &*finish))
+                    .collect()
+            };
+            handles.push(match tokio::runtime::Handle::try_current() {
+                Ok(handle) => Err(handle.spawn_blocking(work)),
+                Err(_) => Ok(work()),
+            });
+        }
+        for handle in handles {
+            let outputs = match handle {
+                Ok(outputs) => outputs,
+                Err(task) => task.await.map_err(|error| QueryError::Internal(error.to_string()))?,
+            }?;
+            kept.extend(outputs);
         }
     }
     Ok(kept)
+}
+
+/// Segments fetched per wave.
+const WAVE: usize = 64;
+
+type Fetched = (SegmentRef, Vec<String>, ColumnBytes);
+
+fn decode_and_finish<T>(
+    segment: SegmentRef,
+    names: &[String],
+    bytes: &ColumnBytes,
+    selection: &Selection,
+    finish: &(dyn Fn(ColumnHits) -> T + Send + Sync),
+) -> Result<T> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let columns = match bytes {
+        ColumnBytes::Object(object) => {
+            let groups = logport_core::engine::scan::decode_groups(&segment.record, object)?;
+            Columns::from_groups(&groups, &names)
+        }
+        section => section.decode(&segment.record, &names)?,
+    };
+    let (hits, processed) = evaluate(&columns, selection);
+    Ok(finish(ColumnHits { segment, columns, hits, processed }))
 }
 
 #[cfg(test)]

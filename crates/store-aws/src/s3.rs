@@ -127,6 +127,14 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
+    /// Ranged GETs, at most 8 in flight.
+    async fn get_ranges(&self, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        use futures::StreamExt;
+        let reads = ranges.iter().cloned().map(|range| self.get_range(key, range));
+        let answers: Vec<Result<Bytes>> = futures::stream::iter(reads).buffered(8).collect().await;
+        answers.into_iter().collect()
+    }
+
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
         validate_key(key)?;
         if range.start >= range.end {

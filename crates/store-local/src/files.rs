@@ -74,19 +74,28 @@ impl ObjectStore for FileObjectStore {
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        let mut ranges = self.get_ranges(key, std::slice::from_ref(&range)).await?;
+        Ok(ranges.pop().expect("one range, one answer"))
+    }
+
+    async fn get_ranges(&self, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         validate_key(key)?;
-        let (root, key) = (self.root.clone(), key.to_owned());
+        let (root, key, ranges) = (self.root.clone(), key.to_owned(), ranges.to_vec());
         blocking::run(move || {
             let (mut file, len) = open_object(&root, &key)?;
-            if range.start > range.end || (range.start >= len && !(range.start == 0 && len == 0)) {
-                return Err(StoreError::Invalid(format!("range {range:?} of '{key}' ({len} bytes)")));
+            let mut out = Vec::with_capacity(ranges.len());
+            for range in ranges {
+                if range.start > range.end || (range.start >= len && !(range.start == 0 && len == 0)) {
+                    return Err(StoreError::Invalid(format!("range {range:?} of '{key}' ({len} bytes)")));
+                }
+                let wanted = range.end.min(len) - range.start;
+                let mut data = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
+                file.seek(SeekFrom::Start(range.start))
+                    .and_then(|_| (&mut file).take(wanted).read_to_end(&mut data))
+                    .map_err(|e| backend("reading", &root.join(&key), &e))?;
+                out.push(data.into());
             }
-            let wanted = range.end.min(len) - range.start;
-            let mut data = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
-            file.seek(SeekFrom::Start(range.start))
-                .and_then(|_| file.take(wanted).read_to_end(&mut data))
-                .map_err(|e| backend("reading", &root.join(&key), &e))?;
-            Ok(data.into())
+            Ok(out)
         })
         .await
     }

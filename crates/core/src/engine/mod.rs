@@ -115,12 +115,21 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     limits: Limits,
     balance: AtomicU32,
+    /// Columnar directories of segments read so far (objects never change once written).
+    directories: scan::DirectoryCache,
 }
 
 impl Engine {
     /// An engine over the given ports, with the system clock and default limits.
     pub fn new(objects: Arc<dyn ObjectStore>, meta: Arc<dyn MetaStore>) -> Self {
-        Self { objects, meta, clock: Arc::new(SystemClock), limits: Limits::default(), balance: AtomicU32::new(0) }
+        Self {
+            objects,
+            meta,
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+            balance: AtomicU32::new(0),
+            directories: scan::DirectoryCache::default(),
+        }
     }
 
     /// Replaces the clock (tests).

@@ -1,11 +1,14 @@
 //! Reading committed segments for search: which segments may hold logs of a time range, whether
 //! a segment's term filter admits a set of tokens, and the decoded log groups of a segment.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use prost::Message;
 
 use crate::bloom::Bloom;
-use crate::columns::{Columns, Directory};
+use crate::columns::{Columns, Directory, Entry};
 use crate::model::LogGroup;
 use crate::store::Query;
 
@@ -90,32 +93,43 @@ impl Engine {
     }
 
     /// Fetches what [`ColumnBytes::decode`] needs for columns `names` of a segment: the blocks
-    /// of its columnar section (one ranged read for the directory, one for the blocks), or the
-    /// whole object when it has no section.
+    /// of its columnar section (the directory comes from a cache, or one ranged read; the blocks
+    /// from one multi-range read), or the whole object when it has no section.
     pub async fn column_bytes(&self, segment: &SegmentRef, names: &[&str]) -> Result<ColumnBytes> {
         let record = &segment.record;
         if record.columns_len == 0 || record.columns_dir_len == 0 {
             return Ok(ColumnBytes::Object(self.objects.get(&record.object_key).await?));
         }
         let start = record.columns_offset;
-        let head = self.objects.get_range(&record.object_key, start..start + record.columns_dir_len).await?;
-        let directory = Directory::parse(&head)
-            .map_err(|error| EngineError::Corrupt(format!("segment {}: {error}", record.object_key)))?;
+        let directory = match self.directories.get(&record.object_key) {
+            Some(directory) => directory,
+            None => {
+                let head = self.objects.get_range(&record.object_key, start..start + record.columns_dir_len).await?;
+                let directory = Arc::new(
+                    Directory::parse(&head)
+                        .map_err(|error| EngineError::Corrupt(format!("segment {}: {error}", record.object_key)))?,
+                );
+                self.directories.insert(&record.object_key, directory.clone());
+                directory
+            }
+        };
         if directory.truncated && names.iter().any(|name| directory.entry(name).is_none()) {
             // A key left out of a truncated section: the columns are built from the groups.
             return Ok(ColumnBytes::Object(self.objects.get(&record.object_key).await?));
         }
-        let wanted = directory
-            .entries
-            .iter()
-            .filter(|entry| entry.kind < 2 || names.contains(&entry.name.as_str()))
-            .map(|entry| (u64::from(entry.offset), u64::from(entry.offset) + u64::from(entry.len)));
-        let (low, high) = wanted.fold((u64::MAX, 0), |(low, high), (from, to)| (low.min(from), high.max(to)));
-        if low >= high || high > record.columns_len {
-            return Err(EngineError::Corrupt(format!("segment {}: bad columnar directory", record.object_key)));
+        let wanted: Vec<&Entry> =
+            directory.entries.iter().filter(|entry| entry.kind < 2 || names.contains(&entry.name.as_str())).collect();
+        let mut ranges = Vec::with_capacity(wanted.len());
+        for entry in &wanted {
+            let (from, to) = (u64::from(entry.offset), u64::from(entry.offset) + u64::from(entry.len));
+            if to > record.columns_len {
+                return Err(EngineError::Corrupt(format!("segment {}: bad columnar directory", record.object_key)));
+            }
+            ranges.push(start + from..start + to);
         }
-        let blocks = self.objects.get_range(&record.object_key, start + low..start + high).await?;
-        Ok(ColumnBytes::Section { directory, base: low, blocks })
+        let blocks = self.objects.get_ranges(&record.object_key, &ranges).await?;
+        let blocks = wanted.iter().map(|entry| entry.offset).zip(blocks).collect();
+        Ok(ColumnBytes::Section { directory, blocks })
     }
 
     /// A segment's whole object.
@@ -149,8 +163,8 @@ pub fn decode_groups(record: &SegmentRecord, object: &[u8]) -> Result<Vec<LogGro
 /// The bytes a segment's columns are decoded from (see [`Engine::column_bytes`]).
 #[derive(Debug, Clone)]
 pub enum ColumnBytes {
-    /// Blocks of the columnar section from section offset `base` on.
-    Section { directory: Directory, base: u64, blocks: Bytes },
+    /// The wanted blocks of the columnar section, by their section offset.
+    Section { directory: Arc<Directory>, blocks: Vec<(u32, Bytes)> },
     /// The whole segment object (no columnar section).
     Object(Bytes),
 }
@@ -162,10 +176,9 @@ impl ColumnBytes {
             EngineError::Corrupt(format!("segment {}: {error}", record.object_key))
         };
         match self {
-            ColumnBytes::Section { directory, base, blocks } => {
+            ColumnBytes::Section { directory, blocks } => {
                 let decoded = Columns::decode_with(directory, names, |entry| {
-                    let from = u64::from(entry.offset).checked_sub(*base)? as usize;
-                    blocks.get(from..from.checked_add(entry.len as usize)?)
+                    blocks.iter().find(|(offset, _)| *offset == entry.offset).map(|(_, block)| &block[..])
                 })
                 .map_err(corrupt)?;
                 decoded
@@ -173,5 +186,27 @@ impl ColumnBytes {
             }
             ColumnBytes::Object(object) => Ok(Columns::from_groups(&decode_groups(record, object)?, names)),
         }
+    }
+}
+
+/// Directories of columnar sections by object key, bounded (cleared when full).
+#[derive(Debug, Default)]
+pub struct DirectoryCache {
+    entries: Mutex<HashMap<String, Arc<Directory>>>,
+}
+
+const DIRECTORY_CACHE_ENTRIES: usize = 65_536;
+
+impl DirectoryCache {
+    fn get(&self, key: &str) -> Option<Arc<Directory>> {
+        self.entries.lock().unwrap_or_else(|poison| poison.into_inner()).get(key).cloned()
+    }
+
+    fn insert(&self, key: &str, directory: Arc<Directory>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poison| poison.into_inner());
+        if entries.len() >= DIRECTORY_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key.to_owned(), directory);
     }
 }

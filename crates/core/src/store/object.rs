@@ -30,6 +30,8 @@ pub struct ObjectMeta {
 ///   `put` returns, the object is durable and visible to `get` and `list` (read-after-write).
 /// - `get`/`get_range` of a missing key is [`StoreError::NotFound`]. `get_range` returns the bytes
 ///   in `range` clipped to the object's end; a range starting past the end is `Invalid`.
+///   `get_ranges` answers several ranges of one object, in order, each as `get_range` would (one
+///   bad range fails the call); backends override it to read them in one go.
 /// - `list` returns every object whose key starts with `prefix`, sorted by key, complete (backends
 ///   page internally).
 /// - `delete` of a missing key succeeds.
@@ -38,6 +40,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<()>;
     async fn get(&self, key: &str) -> Result<Bytes>;
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes>;
+    async fn get_ranges(&self, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            out.push(self.get_range(key, range.clone()).await?);
+        }
+        Ok(out)
+    }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
     async fn delete(&self, key: &str) -> Result<()>;
 }
