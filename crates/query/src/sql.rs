@@ -1,18 +1,18 @@
 //! SQL after the bar: SLS's dialect lets `FROM` be left out (the logstore is the table), so a
 //! statement without one gets `FROM log`. The table is a DataFusion [`TableProvider`] whose
 //! columns are `__time__` (BIGINT), `__topic__`, `__source__`, every tag (`__tag__:name`) and
-//! every content key of the selected segments (VARCHAR, NULL where a log lacks the key); a scan
-//! builds only the columns the query uses, one Arrow batch per segment, in parallel.
+//! every content key of the selected segments (VARCHAR as Arrow `Utf8View`, NULL where a log
+//! lacks the key); a scan builds only the columns the query uses, one Arrow batch per segment,
+//! in parallel. A dictionary column becomes views into one buffer of its distinct values.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray, StringBuilder, UInt16Array,
+    ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt16Array,
 };
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::UInt16Type;
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::project_schema;
@@ -92,14 +92,14 @@ impl LogTable {
     ) -> Self {
         let mut fields = vec![
             Field::new("__time__", DataType::Int64, false),
-            Field::new("__topic__", DataType::Utf8, true),
-            Field::new("__source__", DataType::Utf8, true),
+            Field::new("__topic__", DataType::Utf8View, true),
+            Field::new("__source__", DataType::Utf8View, true),
         ];
         let mut seen = std::collections::HashSet::new();
         for segment in &segments {
             for key in &segment.record.keys {
                 if seen.insert(key.clone()) {
-                    fields.push(Field::new(key, DataType::Utf8, true));
+                    fields.push(Field::new(key, DataType::Utf8View, true));
                 }
             }
         }
@@ -128,21 +128,20 @@ fn column(name: &str, hits: &ColumnHits) -> ArrayRef {
         return Arc::new(times);
     }
     match columns.columns.get(name) {
-        // One string per distinct value, picked by code: a dictionary array, unpacked to Utf8.
+        // One string per distinct value, picked by code: views into the dictionary's buffer.
         Some(Column::Dict { values, codes }) => {
-            let keys: UInt16Array = rows
+            let indices: UInt16Array = rows
                 .iter()
                 .map(|row| match codes[*row as usize] {
                     0 => None,
                     code => Some(code - 1),
                 })
                 .collect();
-            let values: ArrayRef = Arc::new(StringArray::from_iter_values(values));
-            let dictionary = DictionaryArray::<UInt16Type>::try_new(keys, values).expect("codes are checked on decode");
-            cast(&dictionary, &DataType::Utf8).expect("a string dictionary casts to strings")
+            let values = StringViewArray::from_iter_values(values);
+            take(&values, &indices, None).expect("codes are checked on decode")
         }
         _ => {
-            let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+            let mut builder = StringViewBuilder::with_capacity(rows.len());
             for row in rows {
                 builder.append_option(columns.field(name, *row as usize));
             }
