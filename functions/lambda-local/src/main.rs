@@ -4,6 +4,11 @@
 //! response JSON becomes the HTTP answer. It takes `logport up`'s flags where they mean something
 //! here, so the HTTP test suites can be pointed at it; it is a test tool, not a way to run Logport.
 //!
+//! By default each request goes to the function API Gateway would invoke for it
+//! (`logport_lambda::function::ROUTES`, the routes of `template.yaml`), each function with its own
+//! context and engine over the one store, as deployed; `--function` serves one function, or all of
+//! the API from one context.
+//!
 //! The store is the embedded one (`--backend local --data-dir D`, the default) or S3 + DynamoDB
 //! from the environment as in a deployed function (`--backend aws`). There is no retention loop:
 //! on AWS that is a scheduled function's job.
@@ -38,9 +43,11 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct Args {
-    /// Which function to serve: ingest, pull, or all of the API.
-    #[arg(long, env = "LOGPORT_FUNCTION", default_value = "all")]
-    function: Function,
+    /// Which function to serve: `gateway` routes each request to the function API Gateway would
+    /// invoke (`template.yaml`'s routes), each with its own context, as deployed; `ingest`, `pull`
+    /// or `query` serve one function's part of the API; `all` serves all of it from one context.
+    #[arg(long, env = "LOGPORT_FUNCTION", default_value = "gateway")]
+    function: Serve,
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -72,6 +79,33 @@ struct Args {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// What `--function` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serve {
+    Gateway,
+    One(Function),
+}
+
+impl std::str::FromStr for Serve {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "gateway" => Ok(Self::Gateway),
+            other => other.parse().map(Self::One).map_err(|error| format!("{error}, or gateway")),
+        }
+    }
+}
+
+impl std::fmt::Display for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Gateway => f.write_str("gateway"),
+            Self::One(function) => function.fmt(f),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,7 +170,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         (Backend::Aws, Some(dir)) => aws_namespace(dir).await?,
     };
     let description = stores.description.clone();
-    let context = Arc::new(Context::new(args.function, settings, stores));
+    let functions = match args.function {
+        Serve::One(function) => server::Functions::One(Context::new(function, settings, stores)),
+        // One context per function, as in separate processes: each with its own engine over the
+        // same store.
+        Serve::Gateway => server::Functions::Gateway(
+            Function::DEPLOYED
+                .into_iter()
+                .map(|function| (function, Context::new(function, settings.clone(), stores.clone())))
+                .collect(),
+        ),
+    };
 
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -144,7 +188,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // The first stdout line is for scripts and tests: the bound address, as `logport up` prints it.
     println!("logport listening on http://{address} (data: {description})");
     tracing::info!(%address, function = %args.function, "logport-lambda-local up");
-    server::serve(listener, context, shutdown_signal()).await;
+    server::serve(listener, Arc::new(functions), shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }
