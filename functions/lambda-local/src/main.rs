@@ -51,16 +51,32 @@ struct Args {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB from the
-    /// environment (`LOGPORT_S3_BUCKET`, `LOGPORT_DYNAMODB_TABLE`, `LOGPORT_AWS_ENDPOINT`, ...) as in
-    /// a deployed function.
+    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB as in a
+    /// deployed function (the flags below, or `LOGPORT_S3_BUCKET`, `LOGPORT_DYNAMODB_TABLE`,
+    /// `LOGPORT_AWS_ENDPOINT`, and the AWS chain), as `logport up --backend aws` takes them.
     #[arg(long, env = "LOGPORT_BACKEND", value_enum, default_value_t = Backend::Local)]
     backend: Backend,
-    /// The embedded store's directory. With `--backend aws` it names a namespace instead, for
-    /// test suites on one local S3 + DynamoDB server: the table `<LOGPORT_DYNAMODB_TABLE>-<hash>`
-    /// and the key prefix `<hash>/`, created when missing.
+    /// The embedded store's directory (`--backend local`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `--backend aws`: the S3 bucket (as `logport up`).
+    #[arg(long, env = "LOGPORT_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// `--backend aws`: the key prefix in the bucket.
+    #[arg(long, env = "LOGPORT_S3_PREFIX", default_value = "")]
+    s3_prefix: String,
+    /// `--backend aws`: the DynamoDB table.
+    #[arg(long, env = "LOGPORT_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
+    /// `--backend aws`: endpoint override for both services.
+    #[arg(long, env = "LOGPORT_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// `--backend aws`: the region, instead of the AWS chain's.
+    #[arg(long)]
+    aws_region: Option<String>,
+    /// `--backend aws`: create the bucket and the table when missing.
+    #[arg(long)]
+    create_aws_resources: bool,
     /// Access key id requests must be signed with.
     #[arg(long, env = "LOGPORT_ACCESS_KEY_ID", requires = "access_key_secret")]
     access_key_id: Option<String>,
@@ -148,13 +164,13 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let credentials = match (args.access_key_id, args.access_key_secret) {
+    let credentials = match (args.access_key_id.clone(), args.access_key_secret.clone()) {
         (Some(id), Some(secret)) => Some(Credentials::new([AccessKey::new(id, secret)])),
         _ if args.insecure_no_auth => None,
         _ => anyhow::bail!("no access key: give --access-key-id and --access-key-secret, or --insecure-no-auth"),
     };
     let mut settings = Settings::new(credentials);
-    settings.server_names = args.server_names;
+    settings.server_names = args.server_names.clone();
     if let Some(max_body_bytes) = args.max_body_bytes {
         settings.max_body_bytes = max_body_bytes;
     }
@@ -166,8 +182,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             Stores::new(store.objects, store.meta, dir.display().to_string())
         }
         (Backend::Local, None) => anyhow::bail!("--backend local needs --data-dir"),
-        (Backend::Aws, None) => logport_lambda::store::open_from_env().await?,
-        (Backend::Aws, Some(dir)) => aws_namespace(dir).await?,
+        (Backend::Aws, _) => open_aws(&args).await?,
     };
     let description = stores.description.clone();
     let functions = match args.function {
@@ -193,19 +208,25 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// S3 + DynamoDB from the environment, in a namespace of its own named by `dir` (the same on every
-/// start with the same `dir`), its table and bucket created when missing.
-async fn aws_namespace(dir: &std::path::Path) -> anyhow::Result<Stores> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    dir.hash(&mut hasher);
-    let namespace = format!("{:016x}", hasher.finish());
-    let mut config = logport_store_aws::AwsStoreConfig::from_env()?;
-    config.table = format!("{}-{namespace}", config.table);
-    config.prefix = format!("{namespace}/");
+/// S3 + DynamoDB as the flags (or their variables) say, through the AWS chain.
+async fn open_aws(args: &Args) -> anyhow::Result<Stores> {
+    let non_empty = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
+    let config = logport_store_aws::AwsStoreConfig {
+        bucket: non_empty(&args.s3_bucket).context("--backend aws needs --s3-bucket (or LOGPORT_S3_BUCKET)")?,
+        prefix: args.s3_prefix.clone(),
+        table: non_empty(&args.dynamodb_table)
+            .context("--backend aws needs --dynamodb-table (or LOGPORT_DYNAMODB_TABLE)")?,
+        endpoint: non_empty(&args.aws_endpoint),
+        region: non_empty(&args.aws_region),
+    };
     let store = logport_store_aws::connect(&config).await?;
-    store.create_resources().await.context("creating the bucket and the table")?;
-    let description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    if args.create_aws_resources {
+        store.create_resources().await.context("creating the bucket and the table")?;
+    }
+    let mut description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    if let Some(endpoint) = &config.endpoint {
+        description.push_str(&format!(" at {endpoint}"));
+    }
     Ok(Stores::new(store.objects, store.meta, description))
 }
 
