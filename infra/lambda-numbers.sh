@@ -3,6 +3,8 @@
 # the cold start (process start to the first handled event), on this machine's architecture.
 #
 #   RUNS              cold starts per measure (default 20)
+#   FUNCTIONS         which functions to build and size (default "ingest pull query"; the query
+#                     function links DataFusion: its fat-LTO build takes much longer)
 #   CARGO_TARGET_DIR  the build directory (default: <repo>/target)
 #
 # Cold start is measured twice when it can be:
@@ -17,12 +19,26 @@ RUNS="${RUNS:-20}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 PROFILE=release-lambda
 
-echo "==> cargo build --profile $PROFILE (ingest, pull; then the local adapter without query)" >&2
-cargo build --locked --profile "$PROFILE" -p logport-ingest -p logport-pull
+FUNCTIONS="${FUNCTIONS:-ingest pull query}"
+packages=() bins=()
+for function in $FUNCTIONS; do
+  case "$function" in
+    query) packages+=(-p logport-query-function) ;;
+    ingest | pull) packages+=(-p "logport-$function") ;;
+    *) echo "unknown function $function" >&2; exit 2 ;;
+  esac
+  bins+=("logport-$function")
+done
+
+echo "==> cargo build --profile $PROFILE ($FUNCTIONS; then the local adapter without query)" >&2
+# One package per cargo call: built together, cargo would unify their features (DataFusion in all).
+for ((i = 0; i < ${#packages[@]}; i += 2)); do
+  cargo build --locked --profile "$PROFILE" "${packages[i]}" "${packages[i + 1]}"
+done
 cargo build --locked --profile "$PROFILE" -p logport-lambda-local --no-default-features
 
 echo "== binary sizes ($(uname -m), profile $PROFILE: opt-level 3, fat LTO, 1 codegen unit, panic=abort, stripped)"
-for bin in logport-ingest logport-pull logport-lambda-local; do
+for bin in "${bins[@]}" logport-lambda-local; do
   awk -v name="$bin" -v bytes="$(stat -c %s "$TARGET/$PROFILE/$bin")" \
     'BEGIN { printf "%-22s %9d bytes  (%.2f MB)\n", name, bytes, bytes / 1e6 }'
 done
@@ -32,9 +48,12 @@ python3 infra/lambda-cold-start.py local --runs "$RUNS" -- \
   "$TARGET/$PROFILE/logport-lambda-local" --insecure-no-auth --data-dir '{tmp}'
 
 if [ -n "${LOGPORT_S3_BUCKET:-}" ] && [ -n "${LOGPORT_DYNAMODB_TABLE:-}" ]; then
-  echo "== cold start, logport-ingest against an emulated Runtime API (store: S3 + DynamoDB at ${LOGPORT_AWS_ENDPOINT:-AWS}), $RUNS runs"
-  python3 infra/lambda-cold-start.py runtime --runs "$RUNS" --env LOGPORT_INSECURE_NO_AUTH=true \
-    --event crates/lambda/tests/data/list_projects.json -- "$TARGET/$PROFILE/logport-ingest"
+  # The event is ListProjects: pull answers it 404 (not its call), after the same cold start.
+  for bin in "${bins[@]}"; do
+    echo "== cold start, $bin against an emulated Runtime API (store: S3 + DynamoDB at ${LOGPORT_AWS_ENDPOINT:-AWS}), $RUNS runs"
+    python3 infra/lambda-cold-start.py runtime --runs "$RUNS" --env LOGPORT_INSECURE_NO_AUTH=true \
+      --event crates/lambda/tests/data/list_projects.json -- "$TARGET/$PROFILE/$bin"
+  done
 else
-  echo "== cold start of logport-ingest itself: skipped (no LOGPORT_S3_BUCKET / LOGPORT_DYNAMODB_TABLE)"
+  echo "== cold start of the function binaries: skipped (no LOGPORT_S3_BUCKET / LOGPORT_DYNAMODB_TABLE)"
 fi

@@ -2,7 +2,8 @@
 # Every test Logport has, from a clean clone: formatting, lints, cfn-lint of template.yaml, the
 # wasm32-wasip2 build of the core, unit + conformance + integration tests (real `logport up`
 # processes; the AWS backend against local moto and dynalite servers), and the official Python SDK
-# against a real server. Installs what it needs (the rustup target, a Python venv with the SDK,
+# against a real server; the same suites through the Lambda handlers and `logport up --backend aws`
+# on moto. Installs what it needs (the rustup target, a Python venv with the SDK,
 # moto and cfn-lint, dynalite from npm).
 #
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
@@ -21,6 +22,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
+# `logport up --backend aws` is behind the logport package's `aws` feature.
+cargo clippy -p logport --all-targets --features aws -- -D warnings
 
 step "template.yaml: cfn-lint"
 # Pinned, in the project venv (shared with tests/sdk/run.sh); pip runs only when the version differs.
@@ -49,11 +52,23 @@ step "official SDK as judge (aliyun-log-python-sdk)"
 cargo build -p logport
 LOGPORT_BIN="${CARGO_TARGET_DIR:-target}/debug/logport" bash tests/sdk/run.sh -q
 
-step "the Lambda handlers: integration tests and the official SDK through logport-lambda-local"
-# The same suites, served by the functions' handler code behind an emulated API Gateway.
+# The AWS backend on moto for the suites below: a bucket of its own; every server the tests start
+# gets a table and key prefix of its own (tests/support, tests/sdk/conftest.py), created on start.
+# moto checks no signature, but the SDK wants credentials from the chain.
+aws_test_env=(LOGPORT_TEST_BACKEND=aws LOGPORT_S3_BUCKET=logport-test LOGPORT_AWS_ENDPOINT="$LOGPORT_MOTO_ENDPOINT"
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1)
+
+step "the Lambda handlers on S3 + DynamoDB (moto): integration tests and the official SDK through logport-lambda-local"
+# The same suites, served by the functions' handler code behind an emulated API Gateway that
+# routes each request to the ingest, pull or query function as template.yaml does.
 cargo build -p logport-lambda-local
 lambda_local="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport-lambda-local"
-LOGPORT_TEST_SERVER_BIN="$lambda_local" cargo test -p logport --test http_api --test durability --test concurrency
-LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
+env "${aws_test_env[@]}" LOGPORT_TEST_SERVER_BIN="$lambda_local" \
+  cargo test -p logport --test http_api --test durability --test concurrency
+env "${aws_test_env[@]}" LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
+
+step "logport up --backend aws (moto): integration tests"
+# Last: it builds the logport binary with the `aws` feature.
+env "${aws_test_env[@]}" cargo test -p logport --features aws --test http_api --test durability --test concurrency
 
 step "all tests passed"

@@ -7,6 +7,7 @@ so that a failure shows what the SDK sent and what the server answered.
 """
 
 import collections
+import hashlib
 import os
 import queue
 import re
@@ -54,6 +55,17 @@ def logport_bin():
     return path
 
 
+def backend_args(data_dir):
+    """The backend flags: none (the embedded store), or with LOGPORT_TEST_BACKEND=aws the AWS backend
+    on the S3 + DynamoDB server the environment names (LOGPORT_S3_BUCKET, LOGPORT_AWS_ENDPOINT, AWS
+    credentials), in a table and key prefix of this data directory's own (as tests/support does)."""
+    if os.environ.get("LOGPORT_TEST_BACKEND") != "aws":
+        return []
+    namespace = hashlib.sha256(data_dir.encode()).hexdigest()[:16]
+    return ["--backend", "aws", "--dynamodb-table", "logport-sdk-" + namespace,
+            "--s3-prefix", "sdk-" + namespace, "--create-aws-resources"]
+
+
 class Server:
     """A running `logport up`."""
 
@@ -65,7 +77,7 @@ class Server:
         self._stderr = open(self.stderr_path, "wb")
         self.process = subprocess.Popen(
             [binary, "up", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-             "--access-key-id", key_id, "--access-key-secret", key_secret],
+             "--access-key-id", key_id, "--access-key-secret", key_secret] + backend_args(self.data_dir),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
             env=dict(os.environ, NO_COLOR="1"),  # plain text in the stderr tail of failure reports
         )

@@ -38,6 +38,7 @@ impl Server {
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--access-key-id", KEY_ID, "--access-key-secret", KEY_SECRET])
+            .args(backend_args(data_dir))
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -53,6 +54,11 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
         Server { child: Some(child), address, data_dir: data_dir.to_owned() }
+    }
+
+    /// Whether the server keeps its data on the AWS backend (`LOGPORT_TEST_BACKEND=aws`).
+    pub fn on_aws() -> bool {
+        std::env::var("LOGPORT_TEST_BACKEND").is_ok_and(|backend| backend == "aws")
     }
 
     /// Sends SIGTERM and waits for the process to exit.
@@ -81,6 +87,30 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The backend flags: none (the embedded store in the data directory), or with
+/// `LOGPORT_TEST_BACKEND=aws` the AWS backend on the S3 + DynamoDB server the environment names
+/// (`LOGPORT_S3_BUCKET`, `LOGPORT_AWS_ENDPOINT`, AWS credentials), in a table and key prefix of
+/// this data directory's own, created when missing: each test gets a fresh store, and a restart
+/// over the same directory finds its data again.
+fn backend_args(data_dir: &Path) -> Vec<String> {
+    if !Server::on_aws() {
+        return Vec::new();
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let namespace = format!("{:016x}", hasher.finish());
+    vec![
+        "--backend".into(),
+        "aws".into(),
+        "--dynamodb-table".into(),
+        format!("logport-test-{namespace}"),
+        "--s3-prefix".into(),
+        format!("test-{namespace}"),
+        "--create-aws-resources".into(),
+    ]
 }
 
 /// A response, read whole.

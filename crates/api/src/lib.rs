@@ -21,6 +21,10 @@ use logport_core::engine::Engine;
 
 pub use error::ApiError;
 
+/// Whether this build answers the query calls (GetLogs, histograms, context): the `query` feature.
+/// Without it they are `404 RequestNotSupported`, pointing at the query function.
+pub const SERVES_QUERIES: bool = cfg!(feature = "query");
+
 use crate::auth::Credentials;
 use crate::route::{RouteGroup, parse_query, route};
 

@@ -59,14 +59,11 @@ impl Route {
     /// The group the call belongs to.
     pub fn group(&self) -> RouteGroup {
         match self {
-            Self::ListProjects
-            | Self::CreateProject
-            | Self::GetProject
+            Self::ListProjects | Self::GetProject | Self::ListLogstores | Self::GetLogstore(_) => RouteGroup::Describe,
+            Self::CreateProject
             | Self::UpdateProject
             | Self::DeleteProject
             | Self::CreateLogstore
-            | Self::ListLogstores
-            | Self::GetLogstore(_)
             | Self::UpdateLogstore(_)
             | Self::DeleteLogstore(_) => RouteGroup::Admin,
             Self::PutLogs { .. } => RouteGroup::Write,
@@ -83,8 +80,12 @@ impl Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RouteGroup {
-    /// Projects and logstores: create, get, update, delete, list.
+    /// Projects and logstores: create, update, delete.
     Admin,
+    /// Projects and logstores: get and list (read-only). Apart from `Admin` because
+    /// `GET /logstores/{ls}` is both GetLogstore and, with `type=`, a query call: a deployment that
+    /// routes by method and path alone sends it to the process that serves queries.
+    Describe,
     /// PutLogs.
     Write,
     /// Shard listing, cursors and PullLogs.
@@ -95,12 +96,14 @@ pub enum RouteGroup {
 
 impl RouteGroup {
     /// Every group.
-    pub const ALL: &'static [RouteGroup] = &[RouteGroup::Admin, RouteGroup::Write, RouteGroup::Read, RouteGroup::Query];
+    pub const ALL: &'static [RouteGroup] =
+        &[RouteGroup::Admin, RouteGroup::Describe, RouteGroup::Write, RouteGroup::Read, RouteGroup::Query];
 
     /// The group's name, for logs and messages.
     pub fn name(self) -> &'static str {
         match self {
             Self::Admin => "admin",
+            Self::Describe => "describe",
             Self::Write => "write",
             Self::Read => "read",
             Self::Query => "query",
@@ -226,8 +229,16 @@ mod tests {
     #[test]
     fn groups_calls_by_what_they_do() {
         let group = |method, path, query| at(method, path, query).unwrap().group();
-        assert_eq!(route(&Method::GET, "/", &Params::new(), false).unwrap().group(), RouteGroup::Admin);
+        assert_eq!(route(&Method::GET, "/", &Params::new(), false).unwrap().group(), RouteGroup::Describe);
+        assert_eq!(group(Method::GET, "/", ""), RouteGroup::Describe);
+        assert_eq!(group(Method::GET, "/logstores", ""), RouteGroup::Describe);
+        assert_eq!(group(Method::GET, "/logstores/ls", ""), RouteGroup::Describe);
+        assert_eq!(group(Method::GET, "/logstores/ls", "type=log&from=1&to=2"), RouteGroup::Query);
+        assert_eq!(group(Method::GET, "/logstores/ls", "type=histogram&from=1&to=2"), RouteGroup::Query);
+        assert_eq!(group(Method::GET, "/logstores/ls", "type=context_log"), RouteGroup::Query);
+        assert_eq!(group(Method::POST, "/logstores/ls/logs", ""), RouteGroup::Query);
         assert_eq!(group(Method::POST, "/", ""), RouteGroup::Admin);
+        assert_eq!(group(Method::PUT, "/logstores/ls", ""), RouteGroup::Admin);
         assert_eq!(group(Method::DELETE, "/logstores/ls", ""), RouteGroup::Admin);
         assert_eq!(group(Method::POST, "/logstores/ls/shards/lb", ""), RouteGroup::Write);
         assert_eq!(group(Method::POST, "/logstores/ls/shards/route", "key=k"), RouteGroup::Write);

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use logport_api::route::RouteGroup;
 use logport_api::{Api, ApiConfig};
 use logport_core::engine::Engine;
 
@@ -17,6 +18,8 @@ pub enum ContextError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the {0} function serves queries, but was built without logport-api's `query` feature")]
+    NoQueries(Function),
 }
 
 /// What every invocation needs: the API, restricted to the function's part of it.
@@ -30,6 +33,9 @@ impl Context {
     /// A context over the given stores.
     pub fn new(function: Function, settings: Settings, stores: Stores) -> Self {
         tracing::info!(%function, store = %stores.description, settings = ?settings, "logport function starting");
+        if function.groups().contains(&RouteGroup::Query) && !logport_api::SERVES_QUERIES {
+            tracing::warn!(%function, "built without the query feature: query calls are answered 404");
+        }
         if settings.credentials.is_none() {
             tracing::warn!("signature checks are OFF: anyone who reaches the endpoint can read and write");
         }
@@ -45,6 +51,9 @@ impl Context {
 
     /// The deployed function's context: settings and the S3 + DynamoDB store from the environment.
     pub async fn from_env(function: Function) -> Result<Self, ContextError> {
+        if function.groups().contains(&RouteGroup::Query) && !logport_api::SERVES_QUERIES {
+            return Err(ContextError::NoQueries(function));
+        }
         let settings = Settings::from_env()?;
         let stores = crate::store::open_from_env().await?;
         Ok(Self::new(function, settings, stores))

@@ -31,9 +31,18 @@ pub struct UpArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory holding all data (segments and the SQLite metadata).
+    /// Directory holding all data (segments and the SQLite metadata); with `--backend aws`, only
+    /// the development access key.
     #[arg(long, default_value = "./logport-data")]
     data_dir: PathBuf,
+    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB
+    /// (needs a build with the `aws` feature). Credentials come from the standard AWS chain
+    /// (environment, shared config and credentials files, SSO, web identity, container and
+    /// instance metadata).
+    #[arg(long, env = "LOGPORT_BACKEND", value_enum, default_value_t = Backend::Local)]
+    backend: Backend,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// Access key id requests must be signed with.
     #[arg(long, env = "LOGPORT_ACCESS_KEY_ID", requires = "access_key_secret")]
     access_key_id: Option<String>,
@@ -52,6 +61,38 @@ pub struct UpArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// Where `logport up` keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Local,
+    Aws,
+}
+
+/// The AWS backend's settings (`--backend aws`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "AWS backend (--backend aws)")]
+pub struct AwsArgs {
+    /// The S3 bucket holding the segment objects.
+    #[arg(long, env = "LOGPORT_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// Key prefix of every object in the bucket.
+    #[arg(long, env = "LOGPORT_S3_PREFIX", default_value = "")]
+    s3_prefix: String,
+    /// The DynamoDB table holding the metadata (pk S HASH, sk S RANGE, TTL on `ttl`).
+    #[arg(long, env = "LOGPORT_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
+    /// Endpoint override for both services, e.g. a local server (`http://127.0.0.1:5000`); S3 is
+    /// then addressed path-style.
+    #[arg(long, env = "LOGPORT_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// The region, instead of the AWS chain's (`AWS_REGION`, the profile).
+    #[arg(long)]
+    aws_region: Option<String>,
+    /// Create the bucket and the table when they are missing (development, local servers).
+    #[arg(long)]
+    create_aws_resources: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -84,5 +125,26 @@ fn main() -> ExitCode {
             eprintln!("logport: error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(feature = "aws")]
+impl AwsArgs {
+    /// The store's settings; the bucket and the table are required.
+    fn store_config(&self) -> anyhow::Result<logport_store_aws::AwsStoreConfig> {
+        let non_empty = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
+        let bucket = non_empty(&self.s3_bucket)
+            .ok_or_else(|| anyhow::anyhow!("--backend aws needs --s3-bucket (or LOGPORT_S3_BUCKET)"))?;
+        let table = non_empty(&self.dynamodb_table)
+            .ok_or_else(|| anyhow::anyhow!("--backend aws needs --dynamodb-table (or LOGPORT_DYNAMODB_TABLE)"))?;
+        logport_core::store::validate_prefix(&self.s3_prefix)
+            .map_err(|error| anyhow::anyhow!("--s3-prefix is invalid: {error}"))?;
+        Ok(logport_store_aws::AwsStoreConfig {
+            bucket,
+            prefix: self.s3_prefix.clone(),
+            table,
+            endpoint: non_empty(&self.aws_endpoint),
+            region: non_empty(&self.aws_region),
+        })
     }
 }

@@ -9,7 +9,9 @@ use logport_api::auth::Credentials;
 use logport_api::{Api, ApiConfig};
 use logport_core::engine::Engine;
 
-use crate::UpArgs;
+use logport_core::store::{MetaStore, ObjectStore};
+
+use crate::{AwsArgs, Backend, UpArgs};
 
 /// How often expired data is swept, and how often orphan objects are collected.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -20,10 +22,48 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(args))
 }
 
+/// The two storage ports, and where they keep the data (for the first line and the logs).
+struct Store {
+    objects: Arc<dyn ObjectStore>,
+    meta: Arc<dyn MetaStore>,
+    description: String,
+}
+
+async fn open_store(args: &UpArgs) -> anyhow::Result<Store> {
+    match args.backend {
+        Backend::Local => {
+            let store = logport_store_local::LocalStore::open(&args.data_dir)
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+            Ok(Store { objects: store.objects, meta: store.meta, description: args.data_dir.display().to_string() })
+        }
+        Backend::Aws => open_aws(&args.aws).await,
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn open_aws(args: &AwsArgs) -> anyhow::Result<Store> {
+    let config = args.store_config()?;
+    let store = logport_store_aws::connect(&config).await.context("configuring the AWS clients")?;
+    if args.create_aws_resources {
+        store.create_resources().await.context("creating the bucket and the table")?;
+    }
+    let mut description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    if let Some(endpoint) = &config.endpoint {
+        description.push_str(&format!(" at {endpoint}"));
+    }
+    Ok(Store { objects: store.objects, meta: store.meta, description })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_aws(_: &AwsArgs) -> anyhow::Result<Store> {
+    anyhow::bail!(
+        "this logport was built without the AWS backend: build it with `cargo build --release -p logport --features aws`"
+    )
+}
+
 async fn serve(args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store = logport_store_local::LocalStore::open(&args.data_dir)
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let store = open_store(&args).await?;
     let engine = Arc::new(Engine::new(store.objects, store.meta));
 
     let credentials = if args.insecure_no_auth {
@@ -48,8 +88,8 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     // The first stdout line is for scripts and tests: the bound address.
-    println!("logport listening on http://{address} (data: {})", args.data_dir.display());
-    tracing::info!(%address, data_dir = %args.data_dir.display(), "logport up");
+    println!("logport listening on http://{address} (data: {})", store.description);
+    tracing::info!(%address, data = %store.description, "logport up");
 
     let retention = tokio::spawn(retention(engine.clone()));
     crate::server::serve(listener, api, shutdown_signal()).await;

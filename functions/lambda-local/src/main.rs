@@ -4,6 +4,11 @@
 //! response JSON becomes the HTTP answer. It takes `logport up`'s flags where they mean something
 //! here, so the HTTP test suites can be pointed at it; it is a test tool, not a way to run Logport.
 //!
+//! By default each request goes to the function API Gateway would invoke for it
+//! (`logport_lambda::function::ROUTES`, the routes of `template.yaml`), each function with its own
+//! context and engine over the one store, as deployed; `--function` serves one function, or all of
+//! the API from one context.
+//!
 //! The store is the embedded one (`--backend local --data-dir D`, the default) or S3 + DynamoDB
 //! from the environment as in a deployed function (`--backend aws`). There is no retention loop:
 //! on AWS that is a scheduled function's job.
@@ -38,22 +43,40 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct Args {
-    /// Which function to serve: ingest, pull, or all of the API.
-    #[arg(long, env = "LOGPORT_FUNCTION", default_value = "all")]
-    function: Function,
+    /// Which function to serve: `gateway` routes each request to the function API Gateway would
+    /// invoke (`template.yaml`'s routes), each with its own context, as deployed; `ingest`, `pull`
+    /// or `query` serve one function's part of the API; `all` serves all of it from one context.
+    #[arg(long, env = "LOGPORT_FUNCTION", default_value = "gateway")]
+    function: Serve,
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB from the
-    /// environment (`LOGPORT_S3_BUCKET`, `LOGPORT_DYNAMODB_TABLE`, `LOGPORT_AWS_ENDPOINT`, ...) as in
-    /// a deployed function.
+    /// Where the data is: `local`, the embedded store in `--data-dir`; `aws`, S3 + DynamoDB as in a
+    /// deployed function (the flags below, or `LOGPORT_S3_BUCKET`, `LOGPORT_DYNAMODB_TABLE`,
+    /// `LOGPORT_AWS_ENDPOINT`, and the AWS chain), as `logport up --backend aws` takes them.
     #[arg(long, env = "LOGPORT_BACKEND", value_enum, default_value_t = Backend::Local)]
     backend: Backend,
-    /// The embedded store's directory. With `--backend aws` it names a namespace instead, for
-    /// test suites on one local S3 + DynamoDB server: the table `<LOGPORT_DYNAMODB_TABLE>-<hash>`
-    /// and the key prefix `<hash>/`, created when missing.
+    /// The embedded store's directory (`--backend local`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `--backend aws`: the S3 bucket (as `logport up`).
+    #[arg(long, env = "LOGPORT_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// `--backend aws`: the key prefix in the bucket.
+    #[arg(long, env = "LOGPORT_S3_PREFIX", default_value = "")]
+    s3_prefix: String,
+    /// `--backend aws`: the DynamoDB table.
+    #[arg(long, env = "LOGPORT_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
+    /// `--backend aws`: endpoint override for both services.
+    #[arg(long, env = "LOGPORT_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// `--backend aws`: the region, instead of the AWS chain's.
+    #[arg(long)]
+    aws_region: Option<String>,
+    /// `--backend aws`: create the bucket and the table when missing.
+    #[arg(long)]
+    create_aws_resources: bool,
     /// Access key id requests must be signed with.
     #[arg(long, env = "LOGPORT_ACCESS_KEY_ID", requires = "access_key_secret")]
     access_key_id: Option<String>,
@@ -72,6 +95,33 @@ struct Args {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// What `--function` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serve {
+    Gateway,
+    One(Function),
+}
+
+impl std::str::FromStr for Serve {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "gateway" => Ok(Self::Gateway),
+            other => other.parse().map(Self::One).map_err(|error| format!("{error}, or gateway")),
+        }
+    }
+}
+
+impl std::fmt::Display for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Gateway => f.write_str("gateway"),
+            Self::One(function) => function.fmt(f),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,13 +164,13 @@ fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let credentials = match (args.access_key_id, args.access_key_secret) {
+    let credentials = match (args.access_key_id.clone(), args.access_key_secret.clone()) {
         (Some(id), Some(secret)) => Some(Credentials::new([AccessKey::new(id, secret)])),
         _ if args.insecure_no_auth => None,
         _ => anyhow::bail!("no access key: give --access-key-id and --access-key-secret, or --insecure-no-auth"),
     };
     let mut settings = Settings::new(credentials);
-    settings.server_names = args.server_names;
+    settings.server_names = args.server_names.clone();
     if let Some(max_body_bytes) = args.max_body_bytes {
         settings.max_body_bytes = max_body_bytes;
     }
@@ -132,11 +182,20 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             Stores::new(store.objects, store.meta, dir.display().to_string())
         }
         (Backend::Local, None) => anyhow::bail!("--backend local needs --data-dir"),
-        (Backend::Aws, None) => logport_lambda::store::open_from_env().await?,
-        (Backend::Aws, Some(dir)) => aws_namespace(dir).await?,
+        (Backend::Aws, _) => open_aws(&args).await?,
     };
     let description = stores.description.clone();
-    let context = Arc::new(Context::new(args.function, settings, stores));
+    let functions = match args.function {
+        Serve::One(function) => server::Functions::One(Context::new(function, settings, stores)),
+        // One context per function, as in separate processes: each with its own engine over the
+        // same store.
+        Serve::Gateway => server::Functions::Gateway(
+            Function::DEPLOYED
+                .into_iter()
+                .map(|function| (function, Context::new(function, settings.clone(), stores.clone())))
+                .collect(),
+        ),
+    };
 
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -144,24 +203,30 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // The first stdout line is for scripts and tests: the bound address, as `logport up` prints it.
     println!("logport listening on http://{address} (data: {description})");
     tracing::info!(%address, function = %args.function, "logport-lambda-local up");
-    server::serve(listener, context, shutdown_signal()).await;
+    server::serve(listener, Arc::new(functions), shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// S3 + DynamoDB from the environment, in a namespace of its own named by `dir` (the same on every
-/// start with the same `dir`), its table and bucket created when missing.
-async fn aws_namespace(dir: &std::path::Path) -> anyhow::Result<Stores> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    dir.hash(&mut hasher);
-    let namespace = format!("{:016x}", hasher.finish());
-    let mut config = logport_store_aws::AwsStoreConfig::from_env()?;
-    config.table = format!("{}-{namespace}", config.table);
-    config.prefix = format!("{namespace}/");
+/// S3 + DynamoDB as the flags (or their variables) say, through the AWS chain.
+async fn open_aws(args: &Args) -> anyhow::Result<Stores> {
+    let non_empty = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
+    let config = logport_store_aws::AwsStoreConfig {
+        bucket: non_empty(&args.s3_bucket).context("--backend aws needs --s3-bucket (or LOGPORT_S3_BUCKET)")?,
+        prefix: args.s3_prefix.clone(),
+        table: non_empty(&args.dynamodb_table)
+            .context("--backend aws needs --dynamodb-table (or LOGPORT_DYNAMODB_TABLE)")?,
+        endpoint: non_empty(&args.aws_endpoint),
+        region: non_empty(&args.aws_region),
+    };
     let store = logport_store_aws::connect(&config).await?;
-    store.create_resources().await.context("creating the bucket and the table")?;
-    let description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    if args.create_aws_resources {
+        store.create_resources().await.context("creating the bucket and the table")?;
+    }
+    let mut description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
+    if let Some(endpoint) = &config.endpoint {
+        description.push_str(&format!(" at {endpoint}"));
+    }
     Ok(Stores::new(store.objects, store.meta, description))
 }
 

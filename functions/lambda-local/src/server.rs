@@ -18,8 +18,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use logport_lambda::Context;
 use logport_lambda::gateway::{self, API_GATEWAY_BODY_LIMIT, INVOKE_PAYLOAD_LIMIT};
+use logport_lambda::{Context, Function};
 
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,8 +33,31 @@ fn gateway_answer(status: StatusCode, message: &str) -> Response<Bytes> {
     response
 }
 
-async fn answer(context: &Context, peer: SocketAddr, request: http::Request<Incoming>) -> Response<Bytes> {
+/// The functions behind the emulated API Gateway.
+#[derive(Debug)]
+pub enum Functions {
+    /// One function (or all of the API) answers every request.
+    One(Context),
+    /// Each request goes to the deployed function API Gateway routes it to.
+    Gateway(Vec<(Function, Context)>),
+}
+
+impl Functions {
+    fn for_request(&self, parts: &http::request::Parts) -> &Context {
+        match self {
+            Self::One(context) => context,
+            Self::Gateway(functions) => {
+                let function = Function::for_request(&parts.method, parts.uri.path());
+                let found = functions.iter().find(|(deployed, _)| *deployed == function);
+                &found.expect("a context for every deployed function").1
+            }
+        }
+    }
+}
+
+async fn answer(functions: &Functions, peer: SocketAddr, request: http::Request<Incoming>) -> Response<Bytes> {
     let (parts, body) = request.into_parts();
+    let context = functions.for_request(&parts);
     let body = match Limited::new(body, API_GATEWAY_BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
@@ -68,7 +91,7 @@ async fn answer(context: &Context, peer: SocketAddr, request: http::Request<Inco
     })
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, context: Arc<Context>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: tokio::net::TcpListener, functions: Arc<Functions>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -83,10 +106,10 @@ pub async fn serve(listener: tokio::net::TcpListener, context: Arc<Context>, shu
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let context = context.clone();
+                let functions = functions.clone();
                 let service = service_fn(move |request| {
-                    let context = context.clone();
-                    async move { Ok::<_, Infallible>(answer(&context, peer, request).await.map(Full::new)) }
+                    let functions = functions.clone();
+                    async move { Ok::<_, Infallible>(answer(&functions, peer, request).await.map(Full::new)) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
