@@ -14,9 +14,7 @@ use futures::StreamExt;
 use logport_core::cursor;
 use logport_core::engine::records::LogstoreRecord;
 use logport_core::engine::{Clock, CursorFrom, Engine, EngineError, SystemClock};
-use logport_core::model::{LogGroup, LogGroupList};
 use logport_core::store::{Condition, Item, MetaStore, PutMode, Query, StoreError, WriteOp};
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -651,17 +649,10 @@ impl Shipper {
                 }
                 Err(error) => return Err(internal(&error)),
             };
-        let encoded = tokio::task::spawn_blocking(move || {
-            let mut groups: Vec<LogGroup> = Vec::new();
-            for list in lists {
-                let list = LogGroupList::decode(list.as_slice()).map_err(|e| e.to_string())?;
-                groups.extend(list.log_groups);
-            }
-            format::encode(&config, &groups).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| (codes::INTERNAL, e))?;
+        let encoded = tokio::task::spawn_blocking(move || format::encode(&config, &lists).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|e| (codes::INTERNAL, e))?;
         let store =
             self.buckets.open(&rule.config.bucket, &rule.config.role_arn).await.map_err(|error| match error {
                 BucketError::NoSuchBucket(message) => (codes::INVALID_BUCKET, message),

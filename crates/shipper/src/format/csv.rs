@@ -3,10 +3,10 @@
 
 use crate::config::CsvSettings;
 
+use super::view::GroupView;
 use super::{Columns, EncodeError, Value};
-use logport_core::model::LogGroup;
 
-pub(super) fn write(groups: &[LogGroup], settings: &CsvSettings) -> Result<(Vec<u8>, u64), EncodeError> {
+pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<(Vec<u8>, u64), EncodeError> {
     let error = |error: csv::Error| EncodeError { format: "csv", message: error.to_string() };
     let terminator = if settings.line_feed == "\r\n" { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
     let mut writer = csv::WriterBuilder::new()
@@ -53,9 +53,15 @@ pub(super) fn write(groups: &[LogGroup], settings: &CsvSettings) -> Result<(Vec<
 
 #[cfg(test)]
 mod tests {
-    use logport_core::model::{Content, Log};
+    use logport_core::model::{Content, Log, LogGroup};
 
+    use super::super::{lists_of, view};
     use super::*;
+
+    fn csv(groups: &[LogGroup], settings: &CsvSettings) -> (Vec<u8>, u64) {
+        let lists = lists_of(groups);
+        write(&view::groups(&lists).unwrap(), settings).unwrap()
+    }
 
     fn settings(delimiter: u8, quote: u8, escape: u8, header: bool, line_feed: &str) -> CsvSettings {
         CsvSettings {
@@ -87,7 +93,7 @@ mod tests {
     #[test]
     fn quotes_and_escapes_as_configured() {
         let groups = [group(&["plain", "has,comma", "has \"quote\"", "line\nbreak"])];
-        let (bytes, lines) = write(&groups, &settings(b',', b'"', b'"', true, "\n")).unwrap();
+        let (bytes, lines) = csv(&groups, &settings(b',', b'"', b'"', true, "\n"));
         assert_eq!(lines, 4);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
@@ -97,7 +103,7 @@ mod tests {
              1700000000,top,\"has \"\"quote\"\"\",NULL\n\
              1700000000,top,\"line\nbreak\",NULL\n"
         );
-        let (bytes, _) = write(&[group(&["it's;here", "x"])], &settings(b';', b'\'', b'\\', false, "\r\n")).unwrap();
+        let (bytes, _) = csv(&[group(&["it's;here", "x"])], &settings(b';', b'\'', b'\\', false, "\r\n"));
         assert_eq!(String::from_utf8(bytes).unwrap(), "1700000000;top;'it\\'s;here';NULL\r\n1700000000;top;x;NULL\r\n");
     }
 }

@@ -3,34 +3,36 @@
 
 use std::io::Write;
 
-use logport_core::model::{LogGroup, TAG_PREFIX};
+use logport_core::model::TAG_PREFIX;
 
-pub(super) fn write(groups: &[LogGroup], enable_tag: bool) -> (Vec<u8>, u64) {
+use super::view::GroupView;
+
+pub(super) fn write(groups: &[GroupView<'_>], enable_tag: bool) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
     let mut lines = 0u64;
     for group in groups {
         // The group-level part of every line, written once per group.
         let mut shared = Vec::new();
         shared.extend_from_slice(b",\"__topic__\":");
-        string(&mut shared, group.topic.as_deref().unwrap_or(""));
+        string(&mut shared, group.topic);
         shared.extend_from_slice(b",\"__source__\":");
-        string(&mut shared, group.source.as_deref().unwrap_or(""));
+        string(&mut shared, group.source);
         if enable_tag {
-            for tag in &group.log_tags {
+            for (key, value) in &group.tags {
                 shared.push(b',');
-                string(&mut shared, &format!("{TAG_PREFIX}{}", tag.key));
+                string(&mut shared, &format!("{TAG_PREFIX}{key}"));
                 shared.push(b':');
-                string(&mut shared, &tag.value);
+                string(&mut shared, value);
             }
         }
         for log in &group.logs {
             let _ = write!(out, "{{\"__time__\":{}", log.time);
             out.extend_from_slice(&shared);
-            for content in &log.contents {
+            for (key, value) in log.contents() {
                 out.push(b',');
-                string(&mut out, &content.key);
+                string(&mut out, key);
                 out.push(b':');
-                string(&mut out, &content.value);
+                string(&mut out, value);
             }
             out.extend_from_slice(b"}\n");
             lines += 1;
@@ -46,8 +48,9 @@ fn string(out: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use logport_core::model::{Content, Log, LogTag};
+    use logport_core::model::{Content, Log, LogGroup, LogTag};
 
+    use super::super::{lists_of, view};
     use super::*;
 
     #[test]
@@ -66,7 +69,9 @@ mod tests {
             log_tags: vec![LogTag { key: "host".into(), value: "web-1".into() }],
             ..Default::default()
         };
-        let (bytes, lines) = write(std::slice::from_ref(&group), true);
+        let lists = lists_of(std::slice::from_ref(&group));
+        let views = view::groups(&lists).unwrap();
+        let (bytes, lines) = write(&views, true);
         assert_eq!(lines, 1);
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(text.lines().count(), 1);
@@ -76,7 +81,7 @@ mod tests {
             serde_json::json!({"__time__": 1_700_000_000, "__topic__": "t", "__source__": "10.0.0.1",
                 "__tag__:host": "web-1", "msg": "say \"hi\"\n", "n": "1"})
         );
-        let (without_tags, _) = write(&[group], false);
+        let (without_tags, _) = write(&views, false);
         assert!(!String::from_utf8(without_tags).unwrap().contains("__tag__"));
     }
 }

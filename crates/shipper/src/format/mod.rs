@@ -7,10 +7,13 @@
 mod csv;
 mod json;
 mod parquet;
+mod view;
 
 use std::collections::HashMap;
 
-use logport_core::model::{LogGroup, TAG_PREFIX};
+use logport_core::model::TAG_PREFIX;
+
+use self::view::GroupView;
 
 use crate::config::{Compress, ShipperConfig, Storage};
 
@@ -31,8 +34,11 @@ pub struct EncodeError {
     pub message: String,
 }
 
-/// Encodes the logs of `groups` in the rule's format and compression.
-pub fn encode(config: &ShipperConfig, groups: &[LogGroup]) -> Result<Encoded, EncodeError> {
+/// Encodes the logs of serialized `LogGroupList`s (PullLogs answers) in the rule's format and
+/// compression.
+pub fn encode(config: &ShipperConfig, lists: &[Vec<u8>]) -> Result<Encoded, EncodeError> {
+    let groups = view::groups(lists)?;
+    let groups = groups.as_slice();
     let snappy = config.compress == Compress::Snappy;
     let (bytes, lines) = match &config.storage {
         Storage::Json { enable_tag } => json::write(groups, *enable_tag),
@@ -77,6 +83,9 @@ struct Columns<'c> {
     by_key: HashMap<&'c str, usize>,
 }
 
+/// Most content positions whose column is remembered between logs.
+const REMEMBERED_POSITIONS: usize = 64;
+
 impl<'c> Columns<'c> {
     fn new(names: impl Iterator<Item = &'c str>) -> Self {
         let mut sources = Vec::new();
@@ -100,33 +109,56 @@ impl<'c> Columns<'c> {
     }
 
     /// Calls `row` with each log's column values, in order. A content key that occurs twice in a
-    /// log gives its first value.
-    fn for_each_row<'g>(&self, groups: &'g [LogGroup], mut row: impl FnMut(&[Value<'g>])) {
-        let mut values: Vec<Value<'g>> = vec![Value::Missing; self.sources.len()];
+    /// log gives its first value. Logs of one source usually list their keys in the same order,
+    /// so the column of each content position is remembered and checked before a lookup.
+    fn for_each_row<'a>(&self, groups: &[GroupView<'a>], mut row: impl FnMut(&[Value<'a>])) {
+        let mut values: Vec<Value<'a>> = vec![Value::Missing; self.sources.len()];
+        let mut remembered: Vec<(&'a str, Option<usize>)> = Vec::new();
         for group in groups {
             for log in &group.logs {
                 for (slot, source) in values.iter_mut().zip(&self.sources) {
                     *slot = match source {
                         Field::Time => Value::Time(log.time),
-                        Field::Topic => Value::Text(group.topic.as_deref().unwrap_or("")),
-                        Field::Source => Value::Text(group.source.as_deref().unwrap_or("")),
+                        Field::Topic => Value::Text(group.topic),
+                        Field::Source => Value::Text(group.source),
                         Field::Tag(key) => group
-                            .log_tags
+                            .tags
                             .iter()
-                            .find(|tag| &tag.key == key)
-                            .map_or(Value::Missing, |tag| Value::Text(tag.value.as_str())),
+                            .find(|(tag, _)| tag == key)
+                            .map_or(Value::Missing, |(_, value)| Value::Text(value)),
                         Field::Content => Value::Missing,
                     };
                 }
-                for content in &log.contents {
-                    if let Some(index) = self.by_key.get(content.key.as_str())
-                        && values[*index] == Value::Missing
+                for (position, (key, value)) in log.contents().enumerate() {
+                    let column = match remembered.get(position) {
+                        Some((known, column)) if *known == key => *column,
+                        _ => {
+                            let column = self.by_key.get(key).copied();
+                            if position < REMEMBERED_POSITIONS {
+                                if position < remembered.len() {
+                                    remembered[position] = (key, column);
+                                } else if position == remembered.len() {
+                                    remembered.push((key, column));
+                                }
+                            }
+                            column
+                        }
+                    };
+                    if let Some(index) = column
+                        && values[index] == Value::Missing
                     {
-                        values[*index] = Value::Text(content.value.as_str());
+                        values[index] = Value::Text(value);
                     }
                 }
                 row(&values);
             }
         }
     }
+}
+
+/// Serialized `LogGroupList`s of `groups`, as a pull returns them (tests).
+#[cfg(test)]
+fn lists_of(groups: &[logport_core::model::LogGroup]) -> Vec<Vec<u8>> {
+    use prost::Message;
+    vec![logport_core::model::LogGroupList { log_groups: groups.to_vec() }.encode_to_vec()]
 }

@@ -8,11 +8,11 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use logport_core::model::LogGroup;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use super::view::GroupView;
 use super::{Columns, EncodeError, Encoded, Value};
 use crate::config::{Column, ColumnType};
 
@@ -110,7 +110,7 @@ fn data_type(column_type: ColumnType) -> DataType {
     }
 }
 
-pub(super) fn write(groups: &[LogGroup], columns: &[Column], snappy: bool) -> Result<Encoded, EncodeError> {
+pub(super) fn write(groups: &[GroupView<'_>], columns: &[Column], snappy: bool) -> Result<Encoded, EncodeError> {
     let error = |message: String| EncodeError { format: "parquet", message };
     let schema = Arc::new(Schema::new(
         columns.iter().map(|c| Field::new(&c.name, data_type(c.column_type), true)).collect::<Vec<_>>(),
@@ -162,7 +162,7 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int32Type, Int64Type};
     use bytes::Bytes;
-    use logport_core::model::{Content, Log};
+    use logport_core::model::{Content, Log, LogGroup};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
@@ -195,7 +195,8 @@ mod tests {
             Column { name: "__topic__".into(), column_type: ColumnType::String },
             Column { name: "absent".into(), column_type: ColumnType::String },
         ];
-        let encoded = write(&[group], &columns, true).unwrap();
+        let lists = super::super::lists_of(&[group]);
+        let encoded = write(&super::super::view::groups(&lists).unwrap(), &columns, true).unwrap();
         assert_eq!(encoded.lines, 3);
         let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(encoded.bytes)).unwrap();
         let codec = reader.metadata().row_group(0).column(1).compression();
