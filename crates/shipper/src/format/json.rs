@@ -28,7 +28,7 @@ pub(super) fn write(groups: &[GroupView<'_>], enable_tag: bool) -> (Vec<u8>, u64
         for log in &group.logs {
             let _ = write!(out, "{{\"__time__\":{}", log.time);
             out.extend_from_slice(&shared);
-            for (key, value) in log.contents() {
+            for (key, value) in group.contents(log) {
                 out.push(b',');
                 string(&mut out, key);
                 out.push(b':');

@@ -129,7 +129,7 @@ impl<'c> Columns<'c> {
                         Field::Content => Value::Missing,
                     };
                 }
-                for (position, (key, value)) in log.contents().enumerate() {
+                for (position, &(key, value)) in group.contents(log).iter().enumerate() {
                     let column = match remembered.get(position) {
                         Some((known, column)) if *known == key => *column,
                         _ => {

@@ -10,29 +10,23 @@ pub(crate) struct GroupView<'a> {
     pub topic: &'a str,
     pub source: &'a str,
     pub tags: Vec<(&'a str, &'a str)>,
-    pub logs: Vec<LogView<'a>>,
+    pub logs: Vec<LogView>,
+    /// Every log's contents, back to back (a log holds a range of them).
+    contents: Vec<(&'a str, &'a str)>,
 }
 
-/// One log: its time and the bytes of its fields (contents are read lazily).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LogView<'a> {
-    pub time: u32,
-    body: &'a [u8],
-}
-
-impl<'a> LogView<'a> {
-    /// The contents `(key, value)`, in order. The bytes were checked by [`groups`].
-    pub fn contents(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        let mut reader = Reader(self.body);
-        std::iter::from_fn(move || {
-            while let Some((field, value)) = reader.field().ok()? {
-                if let (2, Value::Bytes(bytes)) = (field, value) {
-                    return pair(bytes).ok();
-                }
-            }
-            None
-        })
+impl<'a> GroupView<'a> {
+    /// A log's contents `(key, value)`, in order.
+    pub fn contents(&self, log: &LogView) -> &[(&'a str, &'a str)] {
+        &self.contents[log.contents.clone()]
     }
+}
+
+/// One log: its time and where its contents are in its group.
+#[derive(Debug, Clone)]
+pub(crate) struct LogView {
+    pub time: u32,
+    contents: std::ops::Range<usize>,
 }
 
 fn corrupt(what: &str) -> EncodeError {
@@ -49,7 +43,15 @@ enum Value<'a> {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn varint(&mut self) -> Result<u64, EncodeError> {
+        // Keys and short lengths take one byte.
+        if let Some((&byte, rest)) = self.0.split_first()
+            && byte < 0x80
+        {
+            self.0 = rest;
+            return Ok(u64::from(byte));
+        }
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let (&byte, rest) = self.0.split_first().ok_or_else(|| corrupt("varint"))?;
@@ -62,6 +64,7 @@ impl<'a> Reader<'a> {
         Err(corrupt("varint"))
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8], EncodeError> {
         if self.0.len() < len {
             return Err(corrupt("length"));
@@ -72,6 +75,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `(field number, value)`, or `None` at the end.
+    #[inline]
     fn field(&mut self) -> Result<Option<(u64, Value<'a>)>, EncodeError> {
         if self.0.is_empty() {
             return Ok(None);
@@ -115,20 +119,18 @@ fn pair(bytes: &[u8]) -> Result<(&str, &str), EncodeError> {
     Ok((key, value))
 }
 
-fn log(bytes: &[u8]) -> Result<LogView<'_>, EncodeError> {
+fn log<'a>(bytes: &'a [u8], contents: &mut Vec<(&'a str, &'a str)>) -> Result<LogView, EncodeError> {
     let mut reader = Reader(bytes);
     let mut time = 0u32;
+    let start = contents.len();
     while let Some((field, value)) = reader.field()? {
         match (field, value) {
             (1, Value::Varint(value)) => time = value as u32,
-            // Checked once here, so `contents` cannot meet bad bytes later.
-            (2, Value::Bytes(content)) => {
-                pair(content)?;
-            }
+            (2, Value::Bytes(content)) => contents.push(pair(content)?),
             _ => {}
         }
     }
-    Ok(LogView { time, body: bytes })
+    Ok(LogView { time, contents: start..contents.len() })
 }
 
 fn group(bytes: &[u8]) -> Result<GroupView<'_>, EncodeError> {
@@ -136,7 +138,10 @@ fn group(bytes: &[u8]) -> Result<GroupView<'_>, EncodeError> {
     let mut group = GroupView::default();
     while let Some((field, value)) = reader.field()? {
         match (field, value) {
-            (1, Value::Bytes(bytes)) => group.logs.push(log(bytes)?),
+            (1, Value::Bytes(bytes)) => {
+                let log = log(bytes, &mut group.contents)?;
+                group.logs.push(log);
+            }
             (3, Value::Bytes(bytes)) => group.topic = text(bytes)?,
             (4, Value::Bytes(bytes)) => group.source = text(bytes)?,
             (6, Value::Bytes(bytes)) => group.tags.push(pair(bytes)?),
@@ -193,8 +198,8 @@ mod tests {
         let view = &views[0];
         assert_eq!((view.topic, view.source, view.tags.clone()), ("t", "s", vec![("host", "h")]));
         assert_eq!(view.logs[0].time, 1_700_000_000);
-        assert_eq!(view.logs[0].contents().collect::<Vec<_>>(), vec![("a", "ünï"), ("b", "")]);
-        assert_eq!((view.logs[1].time, view.logs[1].contents().count()), (5, 0));
+        assert_eq!(view.contents(&view.logs[0]), [("a", "ünï"), ("b", "")]);
+        assert_eq!((view.logs[1].time, view.contents(&view.logs[1]).len()), (5, 0));
         assert!(groups(&[vec![0x0a, 0x05, 0x01]]).is_err(), "truncated");
     }
 }
