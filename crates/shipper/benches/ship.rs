@@ -194,6 +194,13 @@ async fn ship(work: &Path, rows: &[[String; 10]]) -> (f64, f64) {
         let started = Instant::now();
         let report = shipper.flush("bench", "nginx", &format!("bench-{name}")).await.unwrap();
         let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        if report.tasks_failed > 0 {
+            let filter = logport_shipper::TaskFilter { from: 0, to: i64::MAX / 2, status: None, offset: 0, size: 100 };
+            let page = shipper.tasks("bench", "nginx", &format!("bench-{name}"), filter).await.unwrap();
+            for task in page.tasks.iter().filter(|t| !t.error_code.is_empty()) {
+                eprintln!("task {} failed: {}: {}", task.id, task.error_code, task.error_message);
+            }
+        }
         assert_eq!(report.lines_shipped, rows.len() as u64, "{report:?}");
         assert_eq!(report.tasks_failed, 0);
         let bytes: u64 = walk(&buckets.join("lake").join(name));
@@ -232,6 +239,7 @@ fn duckdb_peer(python: &Path, csv_path: &Path, work: &Path) -> (f64, f64) {
 import duckdb, time, sys
 csv_path, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 read = "read_csv('%s', header=true, columns={{{types}}})" % csv_path
 con.execute("CREATE TABLE t AS SELECT * FROM " + read)
 rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
@@ -253,6 +261,7 @@ print(table_rate, csv_rate)
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "the DuckDB peer failed");
     let text = String::from_utf8(output.stdout).unwrap();
-    let mut rates = text.split_whitespace().map(|value| value.parse::<f64>().unwrap());
+    let last = text.lines().last().unwrap_or_default();
+    let mut rates = last.split_whitespace().map(|value| value.parse::<f64>().unwrap());
     (rates.next().unwrap(), rates.next().unwrap())
 }

@@ -665,6 +665,8 @@ impl Shipper {
                 (codes::UNAUTHORIZED, format!("writing to bucket '{}' was refused: {message}", rule.config.bucket))
             }
             StoreError::NotFound(message) => (codes::INVALID_BUCKET, message),
+            // S3 answers a put into a missing bucket with 404 NoSuchBucket.
+            StoreError::Backend(message) if message.contains("NoSuchBucket") => (codes::INVALID_BUCKET, message),
             other => internal(&other),
         })?;
         Ok((key, size, encoded.lines))
