@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use logport_core::engine::{Batch, Engine, LogstoreSettings, ProjectSettings, ShardTarget};
 use logport_core::model::{Content, Log, LogGroup};
 use logport_core::store::MetaStore;
 use logport_core::store::memory::{MemoryMetaStore, MemoryObjectStore};
 use logport_shipper::{Buckets, S3Buckets, Shipper, TaskFilter};
-use logport_store_aws::{AwsStoreConfig, connect_with_loader};
 use serde_json::json;
 
 fn endpoint() -> Option<String> {
@@ -32,23 +30,22 @@ async fn ships_to_an_s3_bucket() {
     let Some(endpoint) = endpoint() else { return };
     let unique = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let bucket = format!("logport-ship-{unique}");
-    let config = AwsStoreConfig {
-        bucket: bucket.clone(),
-        prefix: String::new(),
-        table: format!("logport-ship-{unique}"),
-        endpoint: Some(endpoint),
-        region: Some("us-east-1".into()),
-    };
     let credentials = Credentials::new("logport-test", "logport-test-secret", None, None, "logport-tests");
-    let loader = aws_config::defaults(BehaviorVersion::latest()).credentials_provider(credentials);
-    let aws = connect_with_loader(&config, loader).await.unwrap();
-    aws.objects.client().create_bucket().bucket(&bucket).send().await.unwrap();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
 
     let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
     let engine = Arc::new(Engine::new(Arc::new(MemoryObjectStore::default()), meta.clone()));
     engine.create_project("proj", ProjectSettings::default()).await.unwrap();
     engine.create_logstore("proj", "web", LogstoreSettings { shard_count: 1, ..Default::default() }).await.unwrap();
-    let buckets = Arc::new(S3Buckets::new(aws.objects.client().clone()));
+    let buckets = Arc::new(S3Buckets::new(client.clone()));
     let shipper = Shipper::new(engine.clone(), meta, buckets.clone());
     let rule = |name: &str, bucket: &str| {
         json!({"shipperName": name, "targetType": "s3", "targetConfiguration": {"bucket": bucket,
