@@ -48,6 +48,10 @@ export LOGPORT_REQUIRE_LOCAL_AWS=1
 step "cargo test (unit, conformance, integration)"
 cargo test --workspace
 
+step "the shipper to an S3 endpoint (moto)"
+# Its `aws` feature is off in the workspace build (logport up ships to directories).
+cargo test -p logport-shipper --features aws,local --test s3
+
 step "official SDK as judge (aliyun-log-python-sdk)"
 cargo build -p logport
 LOGPORT_BIN="${CARGO_TARGET_DIR:-target}/debug/logport" bash tests/sdk/run.sh -q

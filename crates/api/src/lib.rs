@@ -54,6 +54,8 @@ impl Default for ApiConfig {
 pub struct Api {
     engine: Arc<Engine>,
     config: Arc<ApiConfig>,
+    #[cfg(feature = "shipper")]
+    shipper: Option<Arc<logport_shipper::Shipper>>,
 }
 
 /// What a handler sees of a request.
@@ -83,7 +85,20 @@ impl Call<'_> {
 
 impl Api {
     pub fn new(engine: Arc<Engine>, config: ApiConfig) -> Self {
-        Self { engine, config: Arc::new(config) }
+        Self {
+            engine,
+            config: Arc::new(config),
+            #[cfg(feature = "shipper")]
+            shipper: None,
+        }
+    }
+
+    /// Serves the shipper API (`/logstores/{ls}/shipper...`) with this shipper; without one
+    /// those calls are `404 RequestNotSupported`.
+    #[cfg(feature = "shipper")]
+    pub fn with_shipper(mut self, shipper: Arc<logport_shipper::Shipper>) -> Self {
+        self.shipper = Some(shipper);
+        self
     }
 
     /// The engine behind the API.
@@ -153,6 +168,10 @@ impl Api {
         let call = Call { parts, body, project, params };
         if route.needs_project() {
             call.project()?;
+        }
+        #[cfg(feature = "shipper")]
+        if let (route::Route::Shipper { logstore, call: shipper_call }, Some(shipper)) = (&route, &self.shipper) {
+            return handlers::shipper::run(shipper, &call, logstore, shipper_call).await;
         }
         handlers::run(&self.engine, route, &call).await
     }

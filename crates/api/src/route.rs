@@ -48,6 +48,32 @@ pub enum Route {
     Histogram(String),
     /// `GET /logstores/{ls}?type=context_log&pack_meta=&back_lines=&forward_lines=`.
     Context(String),
+    /// `/logstores/{ls}/shipper[/{name}[/tasks]]`: shipping rules and their tasks.
+    Shipper {
+        logstore: String,
+        call: ShipperCall,
+    },
+}
+
+/// One call of the shipper API (SLS's, plus Logport's `?type=flush`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShipperCall {
+    /// `POST .../shipper`.
+    Create,
+    /// `GET .../shipper?offset&size`.
+    List,
+    /// `GET .../shipper/{name}`.
+    Get(String),
+    /// `PUT .../shipper/{name}`.
+    Update(String),
+    /// `DELETE .../shipper/{name}`.
+    Delete(String),
+    /// `POST .../shipper/{name}?type=flush` (Logport): close the open windows and ship now.
+    Flush(String),
+    /// `GET .../shipper/{name}/tasks?from&to&status&offset&size`.
+    Tasks(String),
+    /// `PUT .../shipper/{name}/tasks` with a JSON list of task ids (or `?all=true`): retry.
+    Retry(String),
 }
 
 impl Route {
@@ -65,7 +91,8 @@ impl Route {
             | Self::DeleteProject
             | Self::CreateLogstore
             | Self::UpdateLogstore(_)
-            | Self::DeleteLogstore(_) => RouteGroup::Admin,
+            | Self::DeleteLogstore(_)
+            | Self::Shipper { .. } => RouteGroup::Admin,
             Self::PutLogs { .. } => RouteGroup::Write,
             Self::ListShards(_) | Self::GetCursor { .. } | Self::GetCursorTime { .. } | Self::PullLogs { .. } => {
                 RouteGroup::Read
@@ -190,6 +217,21 @@ pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) ->
                 None => return Err(ApiError::parameter("a shard call needs type=cursor, cursor_time or log")),
             }
         }
+        (method, ["logstores", logstore, "shipper", rest @ ..]) => {
+            let name = |name: &&str| (*name).to_owned();
+            let call = match (method, rest) {
+                (&Method::POST, []) => ShipperCall::Create,
+                (&Method::GET, []) => ShipperCall::List,
+                (&Method::GET, [shipper]) => ShipperCall::Get(name(shipper)),
+                (&Method::PUT, [shipper]) => ShipperCall::Update(name(shipper)),
+                (&Method::DELETE, [shipper]) => ShipperCall::Delete(name(shipper)),
+                (&Method::POST, [shipper]) if kind == Some("flush") => ShipperCall::Flush(name(shipper)),
+                (&Method::GET, [shipper, "tasks"]) => ShipperCall::Tasks(name(shipper)),
+                (&Method::PUT, [shipper, "tasks"]) => ShipperCall::Retry(name(shipper)),
+                _ => return Err(unsupported()),
+            };
+            Route::Shipper { logstore: (*logstore).to_owned(), call }
+        }
         _ => return Err(unsupported()),
     };
     Ok(route)
@@ -224,6 +266,28 @@ mod tests {
         assert!(at(Method::GET, "/logstores/ls/shards/0", "").is_err());
         assert!(at(Method::POST, "/logstores/ls/shards/route", "").is_err());
         assert_eq!(at(Method::PATCH, "/nowhere", "").unwrap_err().code, "RequestNotSupported");
+    }
+
+    #[test]
+    fn routes_the_shipper_paths() {
+        let shipper = |method, path, query| match at(method, path, query).unwrap() {
+            Route::Shipper { logstore, call } => {
+                assert_eq!(logstore, "ls");
+                call
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(shipper(Method::POST, "/logstores/ls/shipper", ""), ShipperCall::Create);
+        assert_eq!(shipper(Method::GET, "/logstores/ls/shipper", "offset=0"), ShipperCall::List);
+        assert_eq!(shipper(Method::GET, "/logstores/ls/shipper/s1", ""), ShipperCall::Get("s1".into()));
+        assert_eq!(shipper(Method::PUT, "/logstores/ls/shipper/s1", ""), ShipperCall::Update("s1".into()));
+        assert_eq!(shipper(Method::DELETE, "/logstores/ls/shipper/s1", ""), ShipperCall::Delete("s1".into()));
+        assert_eq!(shipper(Method::POST, "/logstores/ls/shipper/s1", "type=flush"), ShipperCall::Flush("s1".into()));
+        assert_eq!(shipper(Method::GET, "/logstores/ls/shipper/s1/tasks", ""), ShipperCall::Tasks("s1".into()));
+        assert_eq!(shipper(Method::PUT, "/logstores/ls/shipper/s1/tasks", ""), ShipperCall::Retry("s1".into()));
+        assert!(at(Method::POST, "/logstores/ls/shipper/s1", "").is_err());
+        assert!(at(Method::GET, "/logstores/ls/shipper/s1/other", "").is_err());
+        assert_eq!(at(Method::GET, "/logstores/ls/shipper", "").unwrap().group(), RouteGroup::Admin);
     }
 
     #[test]

@@ -46,6 +46,10 @@ impl Failure {
         if self.is("TransactionConflictException") {
             return StoreError::Unavailable(format!("{action}: {}", self.detail));
         }
+        // Permissions (AccessDenied, a bad signature or key): retrying will not help.
+        if self.status == Some(403) {
+            return StoreError::Forbidden(format!("{action}: {}", self.detail));
+        }
         StoreError::Backend(format!("{action}: {}", self.detail))
     }
 }

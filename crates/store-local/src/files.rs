@@ -303,6 +303,9 @@ fn collision(key: &str, error: &io::Error) -> StoreError {
 }
 
 fn backend(action: &str, path: &Path, error: &io::Error) -> StoreError {
+    if error.kind() == ErrorKind::PermissionDenied {
+        return StoreError::Forbidden(format!("{action} {}: {error}", path.display()));
+    }
     StoreError::Backend(format!("{action} {}: {error}", path.display()))
 }
 

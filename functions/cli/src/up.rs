@@ -1,5 +1,5 @@
 //! `logport up`: open the data directory, build the engine and the API, serve until SIGINT or
-//! SIGTERM, with retention running in the background.
+//! SIGTERM, with retention and the shipper's scheduler running in the background.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,10 @@ use crate::{AwsArgs, Backend, UpArgs};
 /// How often expired data is swept, and how often orphan objects are collected.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const ORPHANS_EVERY: Duration = Duration::from_secs(3600);
+/// How often the shipper closes due windows and runs due tasks (windows last 300 s or more).
+const SHIP_EVERY: Duration = Duration::from_secs(30);
+/// Bucket `B` of the shipper is the directory `<data-dir>/buckets/B`.
+const BUCKETS_DIR: &str = "buckets";
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
@@ -64,7 +68,15 @@ async fn open_aws(_: &AwsArgs) -> anyhow::Result<Store> {
 async fn serve(args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store = open_store(&args).await?;
+    let meta = store.meta.clone();
     let engine = Arc::new(Engine::new(store.objects, store.meta));
+    let buckets = args.data_dir.join(BUCKETS_DIR);
+    std::fs::create_dir_all(&buckets).with_context(|| format!("creating {}", buckets.display()))?;
+    let shipper = Arc::new(logport_shipper::Shipper::new(
+        engine.clone(),
+        meta,
+        Arc::new(logport_shipper::DirectoryBuckets::new(buckets)),
+    ));
 
     let credentials = if args.insecure_no_auth {
         tracing::warn!("signature checks are OFF (--insecure-no-auth): anyone who reaches the port can read and write");
@@ -82,7 +94,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         ..ApiConfig::default()
     };
-    let api = Api::new(engine.clone(), config);
+    let api = Api::new(engine.clone(), config).with_shipper(shipper.clone());
 
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -92,8 +104,10 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     tracing::info!(%address, data = %store.description, "logport up");
 
     let retention = tokio::spawn(retention(engine.clone()));
+    let shipping = shipper.spawn(SHIP_EVERY);
     crate::server::serve(listener, api, shutdown_signal()).await;
     retention.abort();
+    shipping.abort();
     tracing::info!("stopped");
     Ok(())
 }

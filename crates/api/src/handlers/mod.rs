@@ -5,6 +5,8 @@ mod admin;
 mod logs;
 #[cfg(feature = "query")]
 mod query;
+#[cfg(feature = "shipper")]
+pub(crate) mod shipper;
 
 use bytes::Bytes;
 use http::Response;
@@ -44,6 +46,8 @@ pub(crate) async fn run(
         Route::Histogram(logstore) => query::histogram(engine, call, &logstore).await,
         #[cfg(feature = "query")]
         Route::Context(logstore) => query::context(engine, call, &logstore).await,
+        // Served by `shipper::run` when the API has a shipper (see `Api::with_shipper`).
+        Route::Shipper { .. } => Err(ApiError::not_found("shipping is not served by this endpoint")),
         #[cfg(not(feature = "query"))]
         Route::GetLogs(_) | Route::GetLogsV1(_) | Route::Histogram(_) | Route::Context(_) => {
             Err(ApiError::not_found("queries are served by the query function of this deployment"))

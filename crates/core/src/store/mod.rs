@@ -33,6 +33,10 @@ pub enum StoreError {
     /// The request itself is invalid (bad key, range, too many operations).
     #[error("invalid storage request: {0}")]
     Invalid(String),
+    /// The backend refused access (a file permission, S3 `403 AccessDenied`): retrying will not
+    /// help until someone changes the permissions.
+    #[error("access denied: {0}")]
+    Forbidden(String),
     /// A transient failure the caller may retry (throttling, timeouts).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
