@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt16Array,
-};
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt16Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
