@@ -24,9 +24,12 @@ fn template_routes() -> Vec<(Function, Option<String>, Option<String>)> {
         if line.len() > 2 && line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':') {
             let resource = line.trim().trim_end_matches(':');
             // `Globals: Function:` has the same indentation and names no function.
-            function = resource.strip_suffix("Function").filter(|name| !name.is_empty()).map(|name| {
-                name.to_ascii_lowercase().parse::<Function>().unwrap_or_else(|e| panic!("{resource}: {e}"))
-            });
+            // Functions without HTTP routes (the scheduled shipper) are no `Function`: an HttpApi
+            // event under one is then "outside the functions" below.
+            function = resource
+                .strip_suffix("Function")
+                .filter(|name| !name.is_empty())
+                .and_then(|name| name.to_ascii_lowercase().parse::<Function>().ok());
         }
         let Some(properties) = line.trim().strip_prefix("Properties: {ApiId: !Ref HttpApi") else { continue };
         let function = function.unwrap_or_else(|| panic!("an HttpApi event outside the functions: {line}"));
