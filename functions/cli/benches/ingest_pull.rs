@@ -7,9 +7,13 @@
 //! time comes from `/proc/<pid>/stat`, so the client's own work does not count. In the same run
 //! it times lz4 block compression of the same bytes on one core: the ceiling ratio.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{SHARDS, dir_size, generate, setup, start_server};
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -19,7 +23,6 @@ use logport_core::model::{Content, Log, LogGroup};
 use prost::Message;
 
 const BATCH_RAW_BYTES: usize = 2 << 20;
-const SHARDS: u32 = 2;
 const SENDERS: usize = 2;
 
 fn main() {
@@ -180,47 +183,6 @@ fn prepare(group: &LogGroup) -> Prepared {
     Prepared { body: Compression::Lz4.compress(&raw), raw_size: raw.len() }
 }
 
-fn generate(path: &Path, size: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gen_logs.py");
-    println!("generating {size} of nginx logs with {}", script.display());
-    let output = std::fs::File::create(path).unwrap();
-    let status = Command::new("python3")
-        .arg(script)
-        .args(["--format", "nginx", "--size", size, "--seed", "1"])
-        .stdout(output)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn start_server(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logport"))
-        .args(["up", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    (child, address)
-}
-
-fn setup(agent: &ureq::Agent, base: &str) {
-    let create = |path: &str, body: &str| {
-        let response = agent
-            .post(format!("{base}{path}"))
-            .header("x-log-project", "bench")
-            .header("content-type", "application/json")
-            .send(body)
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-    };
-    create("/", r#"{"projectName":"bench"}"#);
-    create("/logstores", &format!(r#"{{"logstoreName":"bench","ttl":30,"shardCount":{SHARDS}}}"#));
-}
-
 fn get_json(agent: &ureq::Agent, url: &str) -> serde_json::Value {
     let mut response = agent.get(url).header("x-log-project", "bench").call().unwrap();
     serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap()
@@ -234,15 +196,4 @@ fn server_cpu_seconds(pid: u32) -> f64 {
     // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks as f64 / 100.0
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(path) {
-        for entry in entries.flatten() {
-            let meta = entry.metadata().unwrap();
-            total += if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
-        }
-    }
-    total
 }

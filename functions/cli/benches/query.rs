@@ -19,9 +19,13 @@
 //! `execute + fetchall` inside one Python process for DuckDB, which uses both cores as the
 //! server does).
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use common::{dir_size, generate, setup, start_server};
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use logport_core::codec::Compression;
@@ -30,7 +34,6 @@ use prost::Message;
 use serde_json::Value;
 
 const BATCH_RAW_BYTES: usize = 2 << 20;
-const SHARDS: u32 = 2;
 const RUNS: usize = 5;
 const START: u32 = 1_700_000_000;
 const RARE: &str = "term12345";
@@ -288,56 +291,4 @@ fn get_logs(agent: &ureq::Agent, base: &str, from: i64, to: i64, query: &str) ->
     let text = response.body_mut().read_to_string().unwrap();
     assert_eq!(status, 200, "{query}: {text}");
     serde_json::from_str(&text).unwrap()
-}
-
-fn generate(path: &Path, size: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/gen_logs.py");
-    println!("generating {size} of nginx logs with {}", script.display());
-    let output = std::fs::File::create(path).unwrap();
-    let status = Command::new("python3")
-        .arg(script)
-        .args(["--format", "nginx", "--size", size, "--seed", "1"])
-        .stdout(output)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn start_server(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logport"))
-        .args(["up", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    (child, address)
-}
-
-fn setup(agent: &ureq::Agent, base: &str) {
-    let create = |path: &str, body: &str| {
-        let response = agent
-            .post(format!("{base}{path}"))
-            .header("x-log-project", "bench")
-            .header("content-type", "application/json")
-            .send(body)
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-    };
-    create("/", r#"{"projectName":"bench"}"#);
-    create("/logstores", &format!(r#"{{"logstoreName":"bench","ttl":30,"shardCount":{SHARDS}}}"#));
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(path) {
-        for entry in entries.flatten() {
-            let meta = entry.metadata().unwrap();
-            total += if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
-        }
-    }
-    total
 }
