@@ -24,13 +24,15 @@ impl App {
     /// Loads every component a route names. Sources are relative to the manifest's directory, or
     /// taken from `components_dir` by file name when given (a build elsewhere, e.g. another
     /// `CARGO_TARGET_DIR`). Variables come from `lookup` (`SPIN_VARIABLE_<NAME>`); `defaults` are
-    /// the caps of components that set none.
+    /// the caps of components that set none. With `allow_missing`, a component whose file does
+    /// not exist is left out (loudly) and its routes answer `503 ComponentUnavailable`.
     pub fn load(
         host: &Host,
         manifest_path: &Path,
         components_dir: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
         defaults: Limits,
+        allow_missing: bool,
     ) -> Result<Self> {
         let manifest = Manifest::read(manifest_path).map_err(wasmtime::Error::msg)?;
         let values = manifest.resolve_variables(lookup).map_err(wasmtime::Error::msg)?;
@@ -51,6 +53,10 @@ impl App {
                 (Some(dir), Some(name)) => dir.join(name),
                 _ => base.join(&spec.source),
             };
+            if allow_missing && !source.exists() {
+                tracing::warn!(component = %id, source = %source.display(), "component not built: its routes answer 503");
+                continue;
+            }
             let started = std::time::Instant::now();
             let limits = manifest.limits(id, defaults);
             let function = HttpFunction::load(host, id.clone(), &source, manifest.environment(id, &values), limits)?;
@@ -60,9 +66,13 @@ impl App {
         Ok(Self { manifest: Arc::new(manifest), functions: Arc::new(functions) })
     }
 
-    /// The function serving `path`.
-    pub fn function(&self, path: &str) -> Option<&HttpFunction> {
-        self.manifest.route(path).and_then(|id| self.functions.get(id))
+    /// The function serving `path`: `Err` with the component's id when it is not loaded, `Ok(None)`
+    /// when no route matches.
+    pub fn function(&self, path: &str) -> Result<Option<&HttpFunction>, &str> {
+        match self.manifest.route(path) {
+            None => Ok(None),
+            Some(id) => self.functions.get(id).map(Some).ok_or(id),
+        }
     }
 }
 
@@ -77,8 +87,13 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<()> {
                 let app = app.clone();
                 async move {
                     let response = match app.function(request.uri().path()) {
-                        Some(function) => function.handle(request).await,
-                        None => error_response(404, "RequestNotSupported", "no component serves this path"),
+                        Ok(Some(function)) => function.handle(request).await,
+                        Ok(None) => error_response(404, "RequestNotSupported", "no component serves this path"),
+                        Err(id) => error_response(
+                            503,
+                            "ComponentUnavailable",
+                            &format!("the {id} component is not loaded (not built when the host started)"),
+                        ),
                     };
                     Ok::<_, std::convert::Infallible>(response)
                 }

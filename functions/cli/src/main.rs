@@ -3,6 +3,8 @@
 //! command line and reports errors; the work is in [`up`].
 
 mod keys;
+#[cfg(feature = "wasm")]
+mod serve_wasm;
 mod server;
 mod up;
 
@@ -23,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
     Up(UpArgs),
+    /// Serve the wasm components of a Spin manifest (spin.toml) on wasmtime (feature `wasm`).
+    #[cfg(feature = "wasm")]
+    ServeWasm(serve_wasm::ServeWasmArgs),
 }
 
 /// Options of `logport up`. This command line is a contract: keep it stable.
@@ -117,6 +122,11 @@ fn main() -> ExitCode {
         Command::Up(args) => {
             init_tracing(args.log_format);
             up::run(args)
+        }
+        #[cfg(feature = "wasm")]
+        Command::ServeWasm(args) => {
+            init_tracing(LogFormat::Text);
+            serve_wasm::run(args)
         }
     };
     match result {
