@@ -71,6 +71,19 @@ env "${aws_test_env[@]}" LOGPORT_TEST_SERVER_BIN="$lambda_local" \
   cargo test -p logport --test http_api --test durability --test concurrency
 env "${aws_test_env[@]}" LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
 
+step "the wasm components on Logport's wasmtime host: caps, spin.toml, and the API through logport serve-wasm (moto)"
+# Components in the small release-wasm profile (~2.5 min cold); the host in the dev profile, whose
+# Cranelift crates are optimised (Cargo.toml), so components compile in seconds.
+cargo build --target wasm32-wasip2 --profile release-wasm \
+  -p logport-component-ingest -p logport-component-pull -p logport-component-testbed
+wasm_components="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm"
+LOGPORT_REQUIRE_WASM=1 LOGPORT_WASM_COMPONENTS="$wasm_components" cargo test -p logport-wasm-host
+cargo build -p logport --features wasm
+wasm_env=(LOGPORT_WASM_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport"
+  LOGPORT_WASM_COMPONENTS="$wasm_components")
+env "${aws_test_env[@]}" "${wasm_env[@]}" LOGPORT_TEST_SERVER_BIN="$PWD/infra/serve-wasm-up.sh" \
+  cargo test -p logport --test wasm_edge
+
 step "logport up --backend aws (moto): integration tests"
 # Last: it builds the logport binary with the `aws` feature.
 env "${aws_test_env[@]}" cargo test -p logport --features aws --test http_api --test durability --test concurrency
