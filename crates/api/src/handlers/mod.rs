@@ -2,6 +2,7 @@
 //! twice and builds the SLS response.
 
 mod admin;
+mod consumer;
 mod logs;
 #[cfg(feature = "query")]
 mod query;
@@ -44,6 +45,7 @@ pub(crate) async fn run(
         Route::Histogram(logstore) => query::histogram(engine, call, &logstore).await,
         #[cfg(feature = "query")]
         Route::Context(logstore) => query::context(engine, call, &logstore).await,
+        Route::ConsumerGroup(consumer_call) => consumer::run(engine, call, consumer_call).await,
         #[cfg(not(feature = "query"))]
         Route::GetLogs(_) | Route::GetLogsV1(_) | Route::Histogram(_) | Route::Context(_) => {
             Err(ApiError::not_found("queries are served by the query function of this deployment"))
