@@ -4,7 +4,7 @@
 # processes; the AWS backend against local moto and dynalite servers), and the official Python SDK
 # against a real server; the same suites through the Lambda handlers and `logport up --backend aws`
 # on moto. Installs what it needs (the rustup target, a Python venv with the SDK,
-# moto and cfn-lint, dynalite from npm).
+# moto and cfn-lint, dynalite from npm, rsyslog from Debian).
 #
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
 set -euo pipefail
@@ -44,6 +44,9 @@ local_aws_env="$(bash infra/local-aws.sh start)"
 eval "$local_aws_env"
 trap 'bash infra/local-aws.sh stop' EXIT
 export LOGPORT_REQUIRE_LOCAL_AWS=1
+
+step "rsyslog for the consumer tests (a real syslog receiver over TCP, TLS, UDP)"
+bash infra/rsyslog.sh
 
 step "cargo test (unit, conformance, integration)"
 cargo test --workspace

@@ -93,6 +93,8 @@ pub enum ConsumerGroupCall {
     Heartbeat { logstore: String, group: String },
     /// `POST .../consumergroups/{cg}?type=checkpoint&consumer=&forceSuccess=`.
     UpdateCheckpoint { logstore: String, group: String },
+    /// `POST .../consumergroups/{cg}?type=leave&consumer=` (Logport): the consumer leaves the group.
+    Leave { logstore: String, group: String },
     /// `GET .../consumergroups/{cg}[?shard=]`.
     GetCheckpoint { logstore: String, group: String },
 }
@@ -282,9 +284,10 @@ fn consumer_group_route(
             match kind {
                 Some("heartbeat") => ConsumerGroupCall::Heartbeat { logstore, group },
                 Some("checkpoint") => ConsumerGroupCall::UpdateCheckpoint { logstore, group },
+                Some("leave") => ConsumerGroupCall::Leave { logstore, group },
                 other => {
                     return Some(Err(ApiError::parameter(format!(
-                        "a consumer group POST needs type=heartbeat or type=checkpoint, not {other:?}"
+                        "a consumer group POST needs type=heartbeat, type=checkpoint or type=leave, not {other:?}"
                     ))));
                 }
             }

@@ -266,6 +266,18 @@ impl Client {
         Ok(shards.into_iter().map(|shard| Grant { shard, lease: leases.get(&shard).copied().unwrap_or(0) }).collect())
     }
 
+    /// Logport's goodbye: this consumer leaves the group, its shards move at once.
+    pub fn leave(&self) -> Result<(), ClientError> {
+        self.call(
+            Method::POST,
+            &self.group_path(),
+            &[("type", "leave"), ("consumer", &self.consumer)],
+            &[],
+            Vec::new(),
+        )?;
+        Ok(())
+    }
+
     /// GetCheckPoint for one shard.
     pub fn checkpoint(&self, shard: u32) -> Result<Checkpoint, ClientError> {
         let shard_text = shard.to_string();

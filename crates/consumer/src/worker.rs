@@ -106,6 +106,7 @@ pub struct Worker<P: Processor> {
     shards: BTreeMap<u32, ShardState>,
     last_heartbeat_ok: Instant,
     last_checkpoint: Instant,
+    held_view: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
     pub stats: WorkerStats,
 }
 
@@ -119,6 +120,7 @@ impl<P: Processor> Worker<P> {
             shards: BTreeMap::new(),
             last_heartbeat_ok: now,
             last_checkpoint: now,
+            held_view: Default::default(),
             stats: WorkerStats::default(),
         }
     }
@@ -126,6 +128,15 @@ impl<P: Processor> Worker<P> {
     /// The shards held now.
     pub fn held(&self) -> Vec<u32> {
         self.shards.keys().copied().collect()
+    }
+
+    /// A view of the shards held, updated after every heartbeat (for status reports and tests).
+    pub fn held_view(&self) -> std::sync::Arc<std::sync::Mutex<Vec<u32>>> {
+        self.held_view.clone()
+    }
+
+    fn publish_held(&self) {
+        *self.held_view.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = self.held();
     }
 
     /// Runs until `stop` is set, then checkpoints, releases its shards and closes the processor.
@@ -137,6 +148,7 @@ impl<P: Processor> Worker<P> {
             let now = Instant::now();
             if now >= next_heartbeat {
                 self.heartbeat();
+                self.publish_held();
                 next_heartbeat = Instant::now() + self.config.heartbeat_interval;
             }
             let pulled = self.pull_round(stop);
@@ -150,12 +162,13 @@ impl<P: Processor> Worker<P> {
             }
         }
         self.checkpoint_all();
-        // Tell the group this consumer holds nothing: its shards move at once, not after the timeout.
-        if let Err(error) = self.client.heartbeat(&[]) {
-            tracing::warn!(%error, "the goodbye heartbeat failed; the shards move after the group timeout");
+        // Leave the group: the shards move at the others' next heartbeats, not after the timeout.
+        if let Err(error) = self.client.leave() {
+            tracing::warn!(%error, "leaving the group failed; the shards move after the group timeout");
         }
         self.stats.shards_released += self.shards.len() as u64;
         self.shards.clear();
+        self.publish_held();
         self.processor.close();
         Ok(self.stats.clone())
     }

@@ -2,6 +2,7 @@
 //! on the embedded store (files + SQLite) with background retention. This file only parses the
 //! command line and reports errors; the work is in [`up`].
 
+mod consume;
 mod keys;
 mod server;
 mod up;
@@ -22,7 +23,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
+    /// Run a consumer of a consumer group that forwards logs to a SIEM (Splunk HEC or syslog).
+    Consume(ConsumeArgs),
+}
+
+/// Options of `logport consume`.
+#[derive(Debug, clap::Args)]
+pub struct ConsumeArgs {
+    /// The consumer's configuration (TOML: service, group, consumer name, sink); see
+    /// `crates/consumer/src/config.rs` or the README.
+    #[arg(long)]
+    config: PathBuf,
+    /// Format of the log lines on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// Options of `logport up`. This command line is a contract: keep it stable.
@@ -116,7 +131,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => {
             init_tracing(args.log_format);
-            up::run(args)
+            up::run(*args)
+        }
+        Command::Consume(args) => {
+            init_tracing(args.log_format);
+            consume::run(args)
         }
     };
     match result {

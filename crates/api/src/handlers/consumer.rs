@@ -2,7 +2,9 @@
 //!
 //! Logport extensions, ignored by SLS clients: a heartbeat answer carries
 //! `x-logport-leases: <shard>=<counter>,...` (the fencing counter of each grant), and a checkpoint
-//! may carry `x-logport-lease: <counter>` so that it is refused unless it comes from that grant.
+//! may carry `x-logport-lease: <counter>` so that it is refused unless it comes from that grant;
+//! `POST .../consumergroups/{cg}?type=leave&consumer=` removes a consumer that stops (its shards
+//! move at the others' next heartbeats instead of after the group timeout).
 
 use bytes::Bytes;
 use http::Response;
@@ -38,6 +40,12 @@ pub(crate) async fn run(
         ConsumerGroupCall::Heartbeat { logstore, group } => heartbeat(engine, call, &logstore, &group).await,
         ConsumerGroupCall::UpdateCheckpoint { logstore, group } => {
             update_checkpoint(engine, call, &logstore, &group).await
+        }
+        ConsumerGroupCall::Leave { logstore, group } => {
+            let consumer = consumer_param(call)?;
+            engine.leave_consumer_group(call.project()?, &logstore, &group, consumer).await?;
+            tracing::info!(logstore, group, consumer, "consumer left its group");
+            Ok(response::empty())
         }
         ConsumerGroupCall::GetCheckpoint { logstore, group } => get_checkpoint(engine, call, &logstore, &group).await,
     }

@@ -129,6 +129,20 @@ impl ConsumerGroupRecord {
         assigned
     }
 
+    /// Removes `consumer` from the group (Logport's goodbye): its leases are freed, and the other
+    /// consumers take them up at their next heartbeats. The caller checkpointed first.
+    pub fn remove_consumer(&mut self, consumer: &str, now: i64) {
+        self.consumers.remove(consumer);
+        let timeout = i64::from(self.timeout);
+        self.consumers.retain(|_, last| now - *last <= timeout);
+        for lease in self.leases.values_mut() {
+            if lease.owner.as_deref() == Some(consumer) {
+                *lease = Lease { owner: None, counter: lease.counter, revoking: false, delivered: false };
+            }
+        }
+        self.balance();
+    }
+
     /// Grants free shards to the consumers holding the fewest, then marks shards of the fullest
     /// consumers as revoking while counts (counting revoking shards as already moved to the
     /// emptiest consumers) differ by more than one.
@@ -405,6 +419,20 @@ impl Engine {
         Ok(assignments)
     }
 
+    /// Logport's goodbye (`?type=leave`): `consumer` leaves the group and its shards are handed
+    /// out at once instead of after the group timeout.
+    pub async fn leave_consumer_group(&self, project: &str, logstore: &str, group: &str, consumer: &str) -> Result<()> {
+        validate_consumer(consumer)?;
+        let record = self.logstore(project, logstore).await?;
+        let now = self.now();
+        self.modify_group(project, &record, group, |group_record| {
+            group_record.remove_consumer(consumer, now);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     /// ConsumerGroupUpdateCheckPoint. `lease`: the fencing counter of the caller's grant, when it
     /// knows it. See the module docs for who may checkpoint.
     #[allow(clippy::too_many_arguments)]
@@ -619,6 +647,22 @@ mod tests {
                 assert!(max - min <= 1, "{consumers} consumers, {shard_count} shards: {counts:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_leaving_consumer_frees_its_shards_for_the_others_at_once() {
+        let mut g = group(10);
+        let a = shards(&g.apply_heartbeat("a", &BTreeSet::new(), 100, 4));
+        let b = shards(&g.apply_heartbeat("b", &BTreeSet::new(), 100, 4));
+        let a = shards(&g.apply_heartbeat("a", &a, 101, 4));
+        let a = shards(&g.apply_heartbeat("a", &a, 102, 4));
+        let b = shards(&g.apply_heartbeat("b", &b, 102, 4));
+        assert_eq!((a.len(), b.len()), (2, 2));
+        g.remove_consumer("b", 103);
+        assert_eq!(g.holder(*b.first().unwrap(), 103).map(|(owner, _)| owner), Some("a"));
+        let a = shards(&g.apply_heartbeat("a", &a, 103, 4));
+        assert_eq!(a, (0..4).collect());
+        assert!(!g.consumers.contains_key("b"));
     }
 
     #[test]
