@@ -142,23 +142,29 @@ impl<P: Processor> Worker<P> {
     /// Runs until `stop` is set, then checkpoints, releases its shards and closes the processor.
     /// Fails only if the group cannot be created or found at start.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<WorkerStats, ClientError> {
+        self.run_until(|| stop.load(Ordering::Relaxed))
+    }
+
+    /// [`Worker::run`] with any stop condition, asked at least every 200 ms (a WASI component,
+    /// which has no threads to set a flag, checks for a stop file).
+    pub fn run_until(&mut self, mut stopped: impl FnMut() -> bool) -> Result<WorkerStats, ClientError> {
         self.client.ensure_group(self.config.group_timeout, self.config.in_order)?;
         let mut next_heartbeat = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
+        while !stopped() {
             let now = Instant::now();
             if now >= next_heartbeat {
                 self.heartbeat();
                 self.publish_held();
                 next_heartbeat = Instant::now() + self.config.heartbeat_interval;
             }
-            let pulled = self.pull_round(stop);
+            let pulled = self.pull_round(&mut stopped);
             if Instant::now() >= self.last_checkpoint + self.config.checkpoint_interval {
                 self.checkpoint_all();
             }
             if !pulled {
                 let wake = self.shards.values().map(|state| state.next_pull).min().unwrap_or(next_heartbeat);
                 let wait = wake.min(next_heartbeat).saturating_duration_since(Instant::now());
-                sleep_unless_stopped(wait.min(Duration::from_millis(200)), stop);
+                sleep_unless_stopped(wait.min(Duration::from_millis(200)), &mut stopped);
             }
         }
         self.checkpoint_all();
@@ -239,7 +245,7 @@ impl<P: Processor> Worker<P> {
     }
 
     /// Pulls one batch from every shard that is due; whether any data came.
-    fn pull_round(&mut self, stop: &AtomicBool) -> bool {
+    fn pull_round(&mut self, stopped: &mut impl FnMut() -> bool) -> bool {
         let mut pulled = false;
         let due: Vec<u32> = self
             .shards
@@ -248,7 +254,7 @@ impl<P: Processor> Worker<P> {
             .map(|(shard, _)| *shard)
             .collect();
         for shard in due {
-            if stop.load(Ordering::Relaxed) {
+            if stopped() {
                 break;
             }
             let Some(cursor) = self.shards.get(&shard).map(|state| state.cursor.clone()) else { continue };
@@ -329,9 +335,9 @@ impl<P: Processor> Worker<P> {
     }
 }
 
-fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) {
+fn sleep_unless_stopped(duration: Duration, stopped: &mut impl FnMut() -> bool) {
     let deadline = Instant::now() + duration;
-    while !stop.load(Ordering::Relaxed) {
+    while !stopped() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;

@@ -52,21 +52,80 @@ pub fn fields<'a>(group: &'a LogGroup, log: &'a Log) -> Vec<(std::borrow::Cow<'a
 
 /// The message body of a log in `format`.
 pub fn render(group: &LogGroup, log: &Log, format: Format) -> String {
-    match format {
-        Format::Kv => {
-            let mut text = String::new();
-            for (index, (key, value)) in fields(group, log).iter().enumerate() {
-                if index > 0 {
-                    text.push_str("||");
+    let mut out = Vec::new();
+    render_into(&mut out, group, log, format);
+    String::from_utf8(out).expect("keys and values are UTF-8")
+}
+
+/// Appends the message body of a log in `format` to `out` (no allocation per field).
+pub fn render_into(out: &mut Vec<u8>, group: &LogGroup, log: &Log, format: Format) {
+    let mut first = true;
+    let mut field = |out: &mut Vec<u8>, prefix: &str, key: &str, value: &str| {
+        match format {
+            Format::Kv => {
+                if !first {
+                    out.extend_from_slice(b"||");
                 }
-                text.push_str(key);
-                text.push('=');
-                text.push_str(value);
+                out.extend_from_slice(prefix.as_bytes());
+                out.extend_from_slice(key.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(value.as_bytes());
             }
-            text
+            Format::Json => {
+                out.push(if first { b'{' } else { b',' });
+                json_string(out, prefix, key);
+                out.push(b':');
+                json_string(out, "", value);
+            }
         }
-        Format::Json => Value::Object(json_fields(group, log)).to_string(),
+        first = false;
+    };
+    for content in &log.contents {
+        field(out, "", &content.key, &content.value);
     }
+    if let Some(topic) = group.topic.as_deref().filter(|topic| !topic.is_empty()) {
+        field(out, "", "__topic__", topic);
+    }
+    if let Some(source) = group.source.as_deref().filter(|source| !source.is_empty()) {
+        field(out, "", "__source__", source);
+    }
+    for tag in &group.log_tags {
+        field(out, "__tag__:", &tag.key, &tag.value);
+    }
+    if format == Format::Json {
+        if first {
+            out.push(b'{');
+        }
+        out.push(b'}');
+    }
+}
+
+/// `prefix + text` as a JSON string.
+fn json_string(out: &mut Vec<u8>, prefix: &str, text: &str) {
+    out.push(b'"');
+    for part in [prefix, text] {
+        let bytes = part.as_bytes();
+        let mut start = 0;
+        for (index, &byte) in bytes.iter().enumerate() {
+            let escape: Option<&[u8]> = match byte {
+                b'"' => Some(b"\\\""),
+                b'\\' => Some(b"\\\\"),
+                b'\n' => Some(b"\\n"),
+                b'\r' => Some(b"\\r"),
+                b'\t' => Some(b"\\t"),
+                0..=0x1f => None,
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..index]);
+            match escape {
+                Some(escaped) => out.extend_from_slice(escaped),
+                None => out.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
+            }
+            start = index + 1;
+        }
+        out.extend_from_slice(&bytes[start..]);
+    }
+    out.push(b'"');
 }
 
 /// The fields of a log as a JSON object (keys in forwarding order).
@@ -113,5 +172,12 @@ mod tests {
             render(&group, &group.logs[0], Format::Json),
             r#"{"status":"500","path":"/a b","__topic__":"nginx","__source__":"10.0.0.1","__tag__:host":"web-1"}"#
         );
+        // The hand-written JSON is what serde_json reads back, with every escape.
+        let mut odd = group.clone();
+        odd.logs[0].contents[1].value = "quote \" backslash \\ newline \n tab \t bell \u{7} é ☃".into();
+        let text = render(&odd, &odd.logs[0], Format::Json);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["path"], odd.logs[0].contents[1].value.as_str());
+        assert_eq!(serde_json::Value::Object(json_fields(&odd, &odd.logs[0])), parsed);
     }
 }

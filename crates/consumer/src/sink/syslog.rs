@@ -8,10 +8,10 @@ use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use logport_core::model::{Log, LogGroup};
 
-use super::{Format, Sink, SinkError, backoff, render};
+use super::{Format, Sink, SinkError, backoff, render_into};
 
 /// How messages travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -114,15 +114,72 @@ fn field(text: Option<&str>, max: usize) -> String {
 
 /// One RFC 5424 message (without framing).
 pub fn message(config: &SyslogConfig, group: &LogGroup, log: &Log) -> String {
-    let pri = u16::from(config.facility) * 8 + u16::from(config.severity);
-    let nanos = log.time_ns.unwrap_or(0) % 1_000_000_000;
-    let timestamp = DateTime::<Utc>::from_timestamp(i64::from(log.time), nanos)
-        .map(|time| time.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_else(|| "-".into());
-    let hostname = field(config.hostname.as_deref().or(group.source.as_deref()), 255);
-    let app_name = field(Some(&config.app_name), 48);
-    let msg_id = field(config.msg_id.as_deref(), 32);
-    format!("<{pri}>1 {timestamp} {hostname} {app_name} - {msg_id} - {}", render(group, log, config.format))
+    let mut out = Vec::new();
+    let mut writer = MessageWriter::default();
+    writer.start_group(config, group);
+    writer.write(&mut out, config, group, log);
+    String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
+}
+
+/// Writes RFC 5424 messages without allocating per log: the part of the header a log group
+/// shares is made once per group, the timestamp's date and time once per second.
+#[derive(Debug, Default)]
+struct MessageWriter {
+    /// `HOSTNAME APP-NAME - MSGID - ` of the current group.
+    group_header: Vec<u8>,
+    second: Option<u32>,
+    /// `YYYY-MM-DDTHH:MM:SS` of `second`.
+    stamp: String,
+}
+
+impl MessageWriter {
+    fn start_group(&mut self, config: &SyslogConfig, group: &LogGroup) {
+        let hostname = field(config.hostname.as_deref().or(group.source.as_deref()), 255);
+        let app_name = field(Some(&config.app_name), 48);
+        let msg_id = field(config.msg_id.as_deref(), 32);
+        self.group_header.clear();
+        self.group_header.extend_from_slice(format!("{hostname} {app_name} - {msg_id} - ").as_bytes());
+    }
+
+    fn write(&mut self, out: &mut Vec<u8>, config: &SyslogConfig, group: &LogGroup, log: &Log) {
+        let pri = u16::from(config.facility) * 8 + u16::from(config.severity);
+        out.push(b'<');
+        push_decimal(out, usize::from(pri));
+        out.extend_from_slice(b">1 ");
+        if self.second != Some(log.time) {
+            self.second = Some(log.time);
+            self.stamp = DateTime::<Utc>::from_timestamp(i64::from(log.time), 0)
+                .map(|time| time.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .unwrap_or_default();
+        }
+        if self.stamp.is_empty() {
+            out.extend_from_slice(b"- ");
+        } else {
+            let millis = log.time_ns.unwrap_or(0) % 1_000_000_000 / 1_000_000;
+            out.extend_from_slice(self.stamp.as_bytes());
+            let digits =
+                [b'.', b'0' + (millis / 100) as u8, b'0' + (millis / 10 % 10) as u8, b'0' + (millis % 10) as u8];
+            out.extend_from_slice(&digits);
+            out.extend_from_slice(b"Z ");
+        }
+        out.extend_from_slice(&self.group_header);
+        render_into(out, group, log, config.format);
+    }
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut value: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 enum Connection {
@@ -173,6 +230,7 @@ pub struct SyslogSink {
     connection: Option<Connection>,
     #[cfg(feature = "native")]
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    writer: MessageWriter,
     /// Messages written to the receiver.
     pub delivered: u64,
     /// UDP messages cut to `max_datagram`.
@@ -207,6 +265,7 @@ impl SyslogSink {
             connection: None,
             #[cfg(feature = "native")]
             tls,
+            writer: MessageWriter::default(),
             delivered: 0,
             truncated: 0,
         })
@@ -254,22 +313,24 @@ impl SyslogSink {
     fn frames(&mut self, groups: &[LogGroup]) -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
         let mut stream = Vec::new();
+        let mut message = Vec::with_capacity(1024);
         for group in groups {
+            self.writer.start_group(&self.config, group);
             for log in &group.logs {
-                let message = message(&self.config, group, log);
+                message.clear();
+                self.writer.write(&mut message, &self.config, group, log);
                 match self.config.protocol {
                     Protocol::Udp => {
-                        let mut bytes = message.into_bytes();
-                        if bytes.len() > self.config.max_datagram {
-                            bytes.truncate(self.config.max_datagram);
+                        if message.len() > self.config.max_datagram {
+                            message.truncate(self.config.max_datagram);
                             self.truncated += 1;
                         }
-                        frames.push(bytes);
+                        frames.push(message.clone());
                     }
                     Protocol::Tcp | Protocol::Tls => {
-                        stream.extend_from_slice(message.len().to_string().as_bytes());
+                        push_decimal(&mut stream, message.len());
                         stream.push(b' ');
-                        stream.extend_from_slice(message.as_bytes());
+                        stream.extend_from_slice(&message);
                     }
                 }
             }
