@@ -24,6 +24,9 @@ step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 # `logport up --backend aws` is behind the logport package's `aws` feature.
 cargo clippy -p logport --all-targets --features aws -- -D warnings
+# `logport consume --component` (wasmtime) is behind its `wasm` feature; the component builds for wasm32.
+cargo clippy -p logport --all-targets --features wasm -- -D warnings
+cargo clippy -p logport-consumer-component --target wasm32-wasip2 -- -D warnings
 
 step "template.yaml: cfn-lint"
 # Pinned, in the project venv (shared with tests/sdk/run.sh); pip runs only when the version differs.
@@ -50,6 +53,11 @@ bash infra/rsyslog.sh
 
 step "cargo test (unit, conformance, integration)"
 cargo test --workspace
+
+step "the consumer as a WASI component: byte-identical to the native consumer (logport --features wasm)"
+cargo build --profile release-wasm --target wasm32-wasip2 -p logport-consumer-component
+LOGPORT_CONSUMER_WASM="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm/logport-consumer.wasm" \
+  cargo test -p logport --features wasm --test consumer
 
 step "the shipper to an S3 endpoint (moto)"
 # Its `aws` feature is off in the workspace build (logport up ships to directories).

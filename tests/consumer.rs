@@ -663,3 +663,51 @@ fn rsyslog_receives_every_log_over_tcp_tls_and_udp() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// The consumer as a WASI component (`logport consume --component`, feature `wasm`)
+
+/// The component built by `cargo build --profile release-wasm --target wasm32-wasip2 -p
+/// logport-consumer-component` (infra/test-all.sh does, and names it in LOGPORT_CONSUMER_WASM).
+#[cfg(feature = "wasm")]
+fn consumer_wasm() -> PathBuf {
+    let path = std::env::var_os("LOGPORT_CONSUMER_WASM").map(PathBuf::from).expect(
+        "LOGPORT_CONSUMER_WASM names the consumer component: cargo build --profile release-wasm \
+         --target wasm32-wasip2 -p logport-consumer-component",
+    );
+    assert!(path.exists(), "no component at {}", path.display());
+    path
+}
+
+#[cfg(feature = "wasm")]
+#[test]
+fn the_component_forwards_the_same_bytes_as_the_native_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = setup(dir.path(), "identical", 1);
+    let total = 3000u64;
+    put_ids(&server.client(PROJECT), "identical", 1, 0, total);
+    let mut outputs = Vec::new();
+    for (name, component) in [("native", None), ("component", Some(consumer_wasm()))] {
+        let (address, messages) = syslog_tcp_receiver(1_000_000);
+        let sink = format!("type = \"syslog\"\naddress = \"{address}\"\nprotocol = \"tcp\"\nformat = \"json\"");
+        let config = write_config(dir.path(), &server, "identical", name, &sink);
+        let text =
+            std::fs::read_to_string(&config).unwrap().replace("group = \"siem\"", &format!("group = \"{name}\""));
+        std::fs::write(&config, text).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_logport"));
+        command.args(["consume", "--config"]).arg(&config);
+        if let Some(wasm) = &component {
+            command.arg("--component").arg(wasm).arg("--cache-dir").arg(dir.path().join("wasm-cache"));
+        }
+        let child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let consumer = Consumer(Some(child));
+        wait_for(&format!("{total} logs from the {name} consumer"), Duration::from_secs(120), || {
+            messages.lock().unwrap().len() as u64 >= total
+        });
+        let counters = stop_consumer(consumer);
+        assert_eq!(counters["logs"], total, "{name}: {counters}");
+        outputs.push(messages.lock().unwrap().clone());
+    }
+    assert_eq!(outputs[0].len() as u64, total);
+    assert!(outputs[0] == outputs[1], "the component's frames differ from the native consumer's");
+}

@@ -41,15 +41,16 @@ fn main() -> std::process::ExitCode {
         Ok(worker) => worker,
         Err(error) => return fail(format!("consumer config {config_path}: {error}")),
     };
-    // Looking for the stop file at most every 200 ms.
+    // Looking for the stop file at most every 200 ms; once seen, stopped for good.
     let mut next_look = Instant::now();
+    let mut seen = false;
     let stopped = move || {
         let Some(path) = &stop_file else { return false };
-        if Instant::now() < next_look {
-            return false;
+        if !seen && Instant::now() >= next_look {
+            next_look = Instant::now() + Duration::from_millis(200);
+            seen = std::path::Path::new(path).exists();
         }
-        next_look = Instant::now() + Duration::from_millis(200);
-        std::path::Path::new(path).exists()
+        seen
     };
     match worker.run_until(stopped) {
         Ok(stats) => {

@@ -3,8 +3,11 @@
 //! into the same RFC 5424 syslog frames (octet counting, `k=v||k=v`) sent over TCP to one discarding
 //! receiver, in the same run, each in a consumer group of its own starting at `begin`.
 //!
-//! `cargo bench -p logport --bench consume` (size with `LOGPORT_BENCH_SIZE`, default 200M;
-//! `LOGPORT_BENCH_PEER=0` skips the Python peer). nginx logs from `gen_logs.py` are put in log
+//! `cargo bench -p logport --features wasm --bench consume` (size with `LOGPORT_BENCH_SIZE`,
+//! default 200M; `LOGPORT_BENCH_PEER=0` skips the Python peer). With the `wasm` feature it also
+//! runs the consumer WASI component (`logport consume --component`, built here with the
+//! `release-wasm` profile; its compiled code cached before the run) and prints its CPU against the
+//! native consumer's. nginx logs from `gen_logs.py` are put in log
 //! groups of ~256 KB (one log per line, key `content`). The figures per CPU-second use each
 //! consumer process's own CPU time (`/proc/<pid>/stat`), not the server's.
 
@@ -152,6 +155,46 @@ fn main() {
     let native = measure("logport consume", native, &sink, total);
     report("logport consume (native)", &native);
 
+    #[cfg(feature = "wasm")]
+    {
+        let wasm = build_component();
+        let cache = work.join("wasm-cache");
+        let component_config = work.join("component.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        // Compile once into the cache (this run fails fast on a group of a project that does not exist).
+        std::fs::write(&component_config, text.replace("project = \"bench\"", "project = \"no-such-project\""))
+            .unwrap();
+        let warm = Command::new(env!("CARGO_BIN_EXE_logport"))
+            .args(["consume", "--config"])
+            .arg(&component_config)
+            .arg("--component")
+            .arg(&wasm)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!warm.success());
+        std::fs::write(&component_config, text.replace("group = \"native\"", "group = \"component\"")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_logport"))
+            .args(["consume", "--config"])
+            .arg(&component_config)
+            .arg("--component")
+            .arg(&wasm)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let component = measure("logport consume --component", child, &sink, total);
+        report("logport consume --component (WASI)", &component);
+        println!(
+            "component CPU / native CPU: {:.2}  (goal <= 1.5)",
+            (component.cpu / component.bytes as f64) / (native.cpu / native.bytes as f64)
+        );
+    }
+
     if with_peer {
         let python = python();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/consume_sdk.py");
@@ -186,6 +229,20 @@ fn report(name: &str, run: &Run) {
         run.cpu,
         mb / run.cpu
     );
+}
+
+/// Builds the consumer component (release-wasm profile) and returns its path.
+#[cfg(feature = "wasm")]
+fn build_component() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--profile", "release-wasm", "--target", "wasm32-wasip2", "-p", "logport-consumer-component"])
+        .current_dir(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the consumer component");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
+    target.join("wasm32-wasip2/release-wasm/logport-consumer.wasm")
 }
 
 /// The project venv's python with the SDK (tests/sdk/requirements.txt), installed on first use.

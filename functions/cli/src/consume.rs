@@ -13,6 +13,9 @@ use logport_consumer::config::ConsumerConfig;
 use crate::ConsumeArgs;
 
 pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    if let Some(component) = &args.component {
+        return run_component(&args, component);
+    }
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("cannot read the consumer config {}", args.config.display()))?;
     let config = ConsumerConfig::from_toml(&text)
@@ -23,18 +26,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a signal runtime");
-        runtime.block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        });
-        flag.store(true, Ordering::Relaxed);
-    });
+    on_signal(move || flag.store(true, Ordering::Relaxed));
 
     tracing::info!(
         project = config.project,
@@ -56,4 +48,70 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     println!("{line}");
     tracing::info!(logs = stats.logs, "consumer stopped");
     Ok(())
+}
+
+/// Calls `then` once, on the first SIGINT or SIGTERM (from a thread of its own).
+fn on_signal(then: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a signal runtime");
+        runtime.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        });
+        then();
+    });
+}
+
+/// `--component`: the consumer WASI component in the embedded wasmtime, granted the config's
+/// directory (as `/config`), a directory of its own for the stop file (as `/run`), the network,
+/// and `--memory-mb`. SIGINT/SIGTERM create the stop file; the component then checkpoints, leaves
+/// the group and prints its counters.
+#[cfg(feature = "wasm")]
+fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Result<()> {
+    let config = std::fs::canonicalize(&args.config)
+        .with_context(|| format!("cannot read the consumer config {}", args.config.display()))?;
+    let config_dir = config.parent().expect("a file has a directory").to_owned();
+    let config_name = config.file_name().expect("a file has a name").to_string_lossy().into_owned();
+    let run_dir = std::env::temp_dir().join(format!("logport-consume-{}", std::process::id()));
+    std::fs::create_dir_all(&run_dir)?;
+    let stop_file = run_dir.join("stop");
+    let _ = std::fs::remove_file(&stop_file);
+    let cache_dir = args.cache_dir.clone().or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache")))
+            .map(|base| base.join("logport"))
+    });
+    let spec = logport_wasm_host::CommandSpec {
+        wasm: component.to_owned(),
+        args: vec!["--config".into(), format!("/config/{config_name}"), "--stop-file".into(), "/run/stop".into()],
+        dirs: vec![(config_dir, "/config".into()), (run_dir.clone(), "/run".into())],
+        network: true,
+        memory_bytes: args.memory_mb << 20,
+        cache_dir,
+    };
+    let stop = stop_file.clone();
+    on_signal(move || {
+        let _ = std::fs::write(&stop, b"");
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    tracing::info!(component = %component.display(), "consumer component started");
+    let outcome = runtime.block_on(logport_wasm_host::run_command(&spec));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    match outcome? {
+        true => Ok(()),
+        false => anyhow::bail!("the consumer component {} failed (see its error above)", component.display()),
+    }
+}
+
+#[cfg(not(feature = "wasm"))]
+fn run_component(_args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--component {} needs a logport built with the `wasm` feature (cargo build --release -p logport --features wasm)",
+        component.display()
+    )
 }

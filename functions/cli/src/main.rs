@@ -35,6 +35,17 @@ pub struct ConsumeArgs {
     /// `crates/consumer/src/config.rs` or the README.
     #[arg(long)]
     config: PathBuf,
+    /// Run the consumer WASI component (`logport-consumer.wasm`) in the embedded wasmtime instead
+    /// of the built-in consumer (needs a build with the `wasm` feature). It gets the config's
+    /// directory, the network and `--memory-mb` of memory.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Memory cap of the component, in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_mb: usize,
+    /// Where compiled components are cached (default: `$XDG_CACHE_HOME/logport` or `~/.cache/logport`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Format of the log lines on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
