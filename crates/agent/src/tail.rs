@@ -1,0 +1,541 @@
+//! Tailing: which files a source follows, where each one is read up to, and how rotations are
+//! recognised.
+//!
+//! A file's identity is its device + inode + its *head* (the first [`HEAD_MAX`] bytes, or fewer
+//! while the file is shorter; "size-aware"). Each poll:
+//! 1. every followed file whose inode still appears under a matching path gets its new path
+//!    (rename within the pattern); if its size fell below what was read, or its head changed, it was
+//!    truncated (copytruncate) or replaced: its old stream ends and a new one starts at 0;
+//! 2. each unknown inode is matched against the checkpoints (restart, or a file closed while idle);
+//!    then against the heads of followed or just-truncated files (the copy made by copytruncate
+//!    continues where the original was read up to, so the lines between the last read and the
+//!    truncation are not lost and none is read twice); otherwise it is new: read from 0, or from
+//!    the end if it existed before the source was first started (incremental) and backfill is off;
+//! 3. a followed file that no path names any more (renamed out of the pattern, deleted) is read
+//!    through its open handle to its end, then closed.
+//!
+//! Offsets: `read` is what has been consumed from the file; `committed` is what the pipeline has
+//! durably handled (sent or cached). Checkpoints hold committed offsets only.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::discover::discover;
+use crate::fs::{Fs, Meta, OpenFile};
+
+/// How many leading bytes identify a file.
+pub const HEAD_MAX: usize = 1024;
+/// A copy is recognised by its head only when at least this many bytes of it are compared.
+const COPY_MATCH_MIN: usize = 32;
+/// Bytes read from one file per call of [`Tailer::read`].
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Where one file was handled up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub dev: u64,
+    pub ino: u64,
+    pub head_len: u32,
+    pub head_hash: u64,
+    pub offset: u64,
+    /// The size last seen (for the bytes-lost metric when the file is gone at restart).
+    pub size: u64,
+    pub path: PathBuf,
+}
+
+/// What a source follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    pub dir: PathBuf,
+    pub pattern: String,
+    pub max_depth: u32,
+    /// Read files that already existed when the source was first started from their start.
+    pub backfill: bool,
+    /// Lines longer than this are cut into pieces of this size.
+    pub max_line: usize,
+    /// Close a fully handled file after this many polls without growth (it stays in the checkpoints).
+    pub idle_polls: u32,
+}
+
+/// One complete line (without its `\n`) and the file offset just after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub bytes: Vec<u8>,
+    pub end: u64,
+}
+
+/// Lines read from one file stream.
+#[derive(Debug)]
+pub struct Chunk {
+    pub stream: u64,
+    pub path: PathBuf,
+    pub lines: Vec<Line>,
+    /// The stream ended (file gone or truncated) after these lines: flush pending multiline state.
+    pub finished: bool,
+}
+
+/// Counters for status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TailStats {
+    pub files: usize,
+    pub bytes_read: u64,
+    pub bytes_lost: u64,
+    pub truncations: u64,
+    pub copies_matched: u64,
+    pub lines_split: u64,
+    pub errors: Vec<String>,
+}
+
+/// Status of one followed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileStatus {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub size: u64,
+    pub lag: u64,
+}
+
+#[derive(Debug)]
+struct Stream {
+    key: u64,
+    file: Box<dyn OpenFile>,
+    dev: u64,
+    ino: u64,
+    head: Vec<u8>,
+    path: PathBuf,
+    read: u64,
+    /// Bytes of the unfinished last line (already counted in `read`).
+    partial: Vec<u8>,
+    committed: u64,
+    /// A copy took over `(from, to)`: once committed reaches `from`, it jumps to `to`.
+    skip: Option<(u64, u64)>,
+    size: u64,
+    seen: bool,
+    /// No path names this file any more: read it to its end, then close it.
+    gone: bool,
+    /// Its stream ended (truncated or replaced); only pending commits keep it.
+    ended: bool,
+    idle: u32,
+}
+
+impl Stream {
+    fn line_start(&self) -> u64 {
+        self.read - self.partial.len() as u64
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            dev: self.dev,
+            ino: self.ino,
+            head_len: self.head.len() as u32,
+            head_hash: xxh3_64(&self.head),
+            offset: self.committed,
+            size: self.size,
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// A truncated file's last head and line offset, for a copy that shows up in the same poll.
+#[derive(Debug)]
+struct Truncated {
+    head: Vec<u8>,
+    line_start: u64,
+}
+
+/// Follows the files of one source.
+#[derive(Debug)]
+pub struct Tailer {
+    spec: SourceSpec,
+    streams: Vec<Stream>,
+    /// Checkpoints of files not open now (from the last run, or closed while idle), by inode.
+    closed: HashMap<(u64, u64), Checkpoint>,
+    /// Whether the source had been started before (then every unknown file is new: read from 0).
+    started: bool,
+    first_poll: bool,
+    next_key: u64,
+    stats: TailStats,
+}
+
+fn read_head(file: &dyn OpenFile, size: u64) -> std::io::Result<Vec<u8>> {
+    let want = size.min(HEAD_MAX as u64) as usize;
+    let mut head = vec![0u8; want];
+    let mut filled = 0;
+    while filled < want {
+        let n = file.read_at(filled as u64, &mut head[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// The offset just after the last `\n` at or before `size` (0 if none in the last 64 KiB).
+fn last_line_end(file: &dyn OpenFile, size: u64) -> std::io::Result<u64> {
+    let from = size.saturating_sub(64 * 1024);
+    let mut buf = vec![0u8; (size - from) as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read_at(from + filled as u64, &mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(buf[..filled].iter().rposition(|&b| b == b'\n').map_or(from, |i| from + i as u64 + 1))
+}
+
+fn same_prefix(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    a[..n] == b[..n]
+}
+
+impl Tailer {
+    /// A tailer resuming from `checkpoints`; `started` says whether this source ran before.
+    pub fn new(spec: SourceSpec, checkpoints: Vec<Checkpoint>, started: bool) -> Self {
+        let closed = checkpoints.into_iter().map(|c| ((c.dev, c.ino), c)).collect();
+        Tailer {
+            spec,
+            streams: Vec::new(),
+            closed,
+            started,
+            first_poll: true,
+            next_key: 1,
+            stats: TailStats::default(),
+        }
+    }
+
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    fn error(&mut self, message: String) {
+        if self.stats.errors.len() >= 100 {
+            self.stats.errors.remove(0);
+        }
+        if !self.stats.errors.contains(&message) {
+            self.stats.errors.push(message);
+        }
+    }
+
+    fn add_stream(&mut self, file: Box<dyn OpenFile>, meta: Meta, head: Vec<u8>, path: PathBuf, offset: u64) {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.streams.push(Stream {
+            key,
+            file,
+            dev: meta.dev,
+            ino: meta.ino,
+            head,
+            path,
+            read: offset,
+            partial: Vec::new(),
+            committed: offset,
+            skip: None,
+            size: meta.size,
+            seen: true,
+            gone: false,
+            ended: false,
+            idle: 0,
+        });
+    }
+
+    /// Discovers files and recognises rotations (see the module documentation).
+    pub fn poll(&mut self, fs: &dyn Fs) {
+        let mut errors = Vec::new();
+        let paths = discover(fs, &self.spec.dir, &self.spec.pattern, self.spec.max_depth, &mut errors);
+        for error in errors {
+            self.error(error);
+        }
+        for stream in &mut self.streams {
+            stream.seen = false;
+        }
+        let mut truncated: Vec<Truncated> = Vec::new();
+        let mut unknown: Vec<(PathBuf, Meta)> = Vec::new();
+        for path in paths {
+            let meta = match fs.stat(&path) {
+                Ok(meta) => meta,
+                Err(_) => continue, // vanished since the listing
+            };
+            let Some(index) = self.streams.iter().position(|s| !s.ended && s.dev == meta.dev && s.ino == meta.ino)
+            else {
+                unknown.push((path, meta));
+                continue;
+            };
+            let stream = &mut self.streams[index];
+            stream.seen = true;
+            stream.gone = false;
+            stream.path = path.clone();
+            // Truncated or replaced? Size below what was read, or a different head.
+            let current_head = match read_head(stream.file.as_ref(), meta.size) {
+                Ok(head) => head,
+                Err(error) => {
+                    let message = format!("cannot read {}: {error}", path.display());
+                    self.error(message);
+                    continue;
+                }
+            };
+            let shrunk = meta.size < stream.read;
+            let head_changed = !same_prefix(&current_head, &stream.head) || current_head.len() < stream.head.len();
+            if !shrunk && !head_changed {
+                if current_head.len() > stream.head.len() {
+                    stream.head = current_head;
+                }
+                stream.size = meta.size;
+                continue;
+            }
+            // The old stream ends here; what it had read stays to be committed.
+            stream.ended = true;
+            truncated.push(Truncated { head: stream.head.clone(), line_start: stream.line_start() });
+            self.stats.truncations += 1;
+            match fs.open(&path) {
+                Ok(file) => {
+                    let head = read_head(file.as_ref(), meta.size).unwrap_or_default();
+                    self.add_stream(file, meta, head, path, 0);
+                }
+                Err(error) => self.error(format!("cannot open {}: {error}", path.display())),
+            }
+        }
+        for (path, meta) in unknown {
+            self.open_unknown(fs, path, meta, &truncated);
+        }
+        for stream in &mut self.streams {
+            if !stream.seen && !stream.ended {
+                stream.gone = true;
+            }
+        }
+        if self.first_poll {
+            self.first_poll = false;
+            // Checkpoints of files that are gone: what they held beyond the offset was never read.
+            for checkpoint in std::mem::take(&mut self.closed).into_values() {
+                match fs.stat(&checkpoint.path) {
+                    Ok(meta) if meta.dev == checkpoint.dev && meta.ino == checkpoint.ino => {
+                        self.closed.insert((checkpoint.dev, checkpoint.ino), checkpoint);
+                    }
+                    _ => {
+                        // It may live on under a path outside the pattern; we cannot see it.
+                        self.stats.bytes_lost += checkpoint.size.saturating_sub(checkpoint.offset);
+                    }
+                }
+            }
+        }
+        self.started = true;
+    }
+
+    fn open_unknown(&mut self, fs: &dyn Fs, path: PathBuf, meta: Meta, truncated: &[Truncated]) {
+        // A closed file that has not changed stays closed (no open per poll for idle files).
+        if let Some(checkpoint) = self.closed.get(&(meta.dev, meta.ino))
+            && checkpoint.size == meta.size
+            && checkpoint.offset == meta.size
+        {
+            return;
+        }
+        let file = match fs.open(&path) {
+            Ok(file) => file,
+            Err(error) => {
+                self.error(format!("cannot open {}: {error}", path.display()));
+                return;
+            }
+        };
+        let head = match read_head(file.as_ref(), meta.size) {
+            Ok(head) => head,
+            Err(error) => {
+                self.error(format!("cannot read {}: {error}", path.display()));
+                return;
+            }
+        };
+        let mut offset = None;
+        if let Some(checkpoint) = self.closed.remove(&(meta.dev, meta.ino)) {
+            let len = checkpoint.head_len as usize;
+            if head.len() >= len && xxh3_64(&head[..len]) == checkpoint.head_hash && meta.size >= checkpoint.offset {
+                offset = Some(checkpoint.offset);
+            }
+            // Otherwise the inode was reused by another file: start it afresh.
+        }
+        if offset.is_none() && head.len() >= COPY_MATCH_MIN {
+            // A copy of a followed file (copytruncate): continue where the original's lines end.
+            let live = self
+                .streams
+                .iter_mut()
+                .find(|s| !s.ended && s.head.len() >= COPY_MATCH_MIN && same_prefix(&s.head, &head));
+            if let Some(original) = live {
+                let start = original.line_start().min(meta.size);
+                // The original skips what the copy now covers.
+                if meta.size > original.line_start() {
+                    let from = original.line_start();
+                    original.partial.clear();
+                    original.read = original.read.max(meta.size);
+                    original.skip = Some((from, original.read));
+                    if original.committed >= from {
+                        original.committed = original.read;
+                        original.skip = None;
+                    }
+                }
+                offset = Some(start);
+                self.stats.copies_matched += 1;
+            } else if let Some(record) =
+                truncated.iter().find(|t| t.head.len() >= COPY_MATCH_MIN && same_prefix(&t.head, &head))
+            {
+                offset = Some(record.line_start.min(meta.size));
+                self.stats.copies_matched += 1;
+            }
+        }
+        let offset = match offset {
+            Some(offset) => offset,
+            None if self.first_poll && !self.started && !self.spec.backfill => {
+                last_line_end(file.as_ref(), meta.size).unwrap_or(meta.size)
+            }
+            None => 0,
+        };
+        self.add_stream(file, meta, head, path, offset);
+    }
+
+    /// Reads what is new in every followed file, oldest stream first.
+    pub fn read(&mut self) -> Vec<Chunk> {
+        let max_line = self.spec.max_line.max(1);
+        let mut chunks = Vec::new();
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut lost_errors = Vec::new();
+        for stream in &mut self.streams {
+            let mut lines = Vec::new();
+            let mut eof = false;
+            let n = if stream.ended {
+                eof = true;
+                0
+            } else {
+                match stream.file.read_at(stream.read, &mut buf) {
+                    Ok(n) => n,
+                    Err(error) => {
+                        lost_errors.push(format!("cannot read {}: {error}", stream.path.display()));
+                        0
+                    }
+                }
+            };
+            if n == 0 {
+                eof = true;
+            }
+            let data = &buf[..n];
+            let mut start = 0;
+            let base = stream.read;
+            while let Some(pos) = data[start..].iter().position(|&b| b == b'\n') {
+                let mut bytes = std::mem::take(&mut stream.partial);
+                bytes.extend_from_slice(&data[start..start + pos]);
+                start += pos + 1;
+                lines.push(Line { bytes, end: base + start as u64 });
+            }
+            stream.partial.extend_from_slice(&data[start..]);
+            stream.read += n as u64;
+            self.stats.bytes_read += n as u64;
+            while stream.partial.len() >= max_line {
+                let rest = stream.partial.split_off(max_line);
+                let piece = std::mem::replace(&mut stream.partial, rest);
+                let end = stream.read - stream.partial.len() as u64;
+                lines.push(Line { bytes: piece, end });
+                self.stats.lines_split += 1;
+            }
+            if n > 0 {
+                stream.idle = 0;
+                stream.size = stream.size.max(stream.read);
+            } else {
+                stream.idle = stream.idle.saturating_add(1);
+            }
+            let finished = eof && (stream.gone || stream.ended);
+            if finished && !stream.partial.is_empty() {
+                // The file will not grow any more: its last line has no newline.
+                lines.push(Line { bytes: std::mem::take(&mut stream.partial), end: stream.read });
+            }
+            if !lines.is_empty() || finished {
+                chunks.push(Chunk { stream: stream.key, path: stream.path.clone(), lines, finished });
+            }
+        }
+        for error in lost_errors {
+            self.error(error);
+        }
+        chunks
+    }
+
+    /// Records that the pipeline has durably handled stream `stream` up to `offset`.
+    pub fn commit(&mut self, stream: u64, offset: u64) {
+        if let Some(s) = self.streams.iter_mut().find(|s| s.key == stream) {
+            s.committed = s.committed.max(offset);
+            if let Some((from, to)) = s.skip
+                && s.committed >= from
+            {
+                s.committed = s.committed.max(to);
+                s.skip = None;
+            }
+        }
+    }
+
+    /// Closes streams that are done: ended or gone and fully committed, or idle and fully committed
+    /// (those stay in the checkpoints and reopen if they grow).
+    pub fn close_done(&mut self) {
+        let idle_polls = self.spec.idle_polls;
+        let mut keep = Vec::with_capacity(self.streams.len());
+        for stream in std::mem::take(&mut self.streams) {
+            let handled = stream.committed >= stream.read && stream.partial.is_empty();
+            if handled && stream.ended {
+                continue;
+            }
+            if handled && (stream.gone || stream.idle >= idle_polls) {
+                if !stream.gone {
+                    self.closed.insert((stream.dev, stream.ino), stream.checkpoint());
+                }
+                continue;
+            }
+            keep.push(stream);
+        }
+        self.streams = keep;
+        // Bounded memory for closed checkpoints: keep the newest (by inode order is arbitrary, so by offset).
+        if self.closed.len() > 8192 {
+            let mut all: Vec<_> = self.closed.drain().collect();
+            all.sort_by_key(|(_, c)| std::cmp::Reverse(c.size));
+            all.truncate(4096);
+            self.closed = all.into_iter().collect();
+        }
+    }
+
+    /// Drops closed checkpoints whose file no longer exists under its path (called now and then).
+    pub fn prune_closed(&mut self, fs: &dyn Fs) {
+        self.closed.retain(|_, c| fs.stat(&c.path).is_ok_and(|m| m.dev == c.dev && m.ino == c.ino));
+    }
+
+    /// Everything needed to resume: open streams (not ended) and closed files.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        let mut all: Vec<Checkpoint> = self.streams.iter().filter(|s| !s.ended).map(Stream::checkpoint).collect();
+        all.extend(self.closed.values().cloned());
+        all
+    }
+
+    pub fn stats(&self) -> TailStats {
+        let mut stats = self.stats.clone();
+        stats.files = self.streams.len();
+        stats
+    }
+
+    pub fn files(&self) -> Vec<FileStatus> {
+        self.streams
+            .iter()
+            .map(|s| FileStatus {
+                path: s.path.clone(),
+                offset: s.committed,
+                size: s.size,
+                lag: s.size.saturating_sub(s.committed),
+            })
+            .collect()
+    }
+
+    /// The keys of the streams open now.
+    pub fn stream_keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.streams.iter().map(|s| s.key)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.spec.dir
+    }
+}
