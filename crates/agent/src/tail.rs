@@ -426,7 +426,19 @@ impl Tailer {
                 let mut bytes = std::mem::take(&mut stream.partial);
                 bytes.extend_from_slice(&data[start..start + pos]);
                 start += pos + 1;
-                lines.push(Line { bytes, end: base + start as u64 });
+                let end = base + start as u64;
+                if bytes.len() > max_line {
+                    // Cut into pieces; a piece's end is inside the line (a restart resumes there).
+                    let line_start = end - 1 - bytes.len() as u64;
+                    let count = bytes.len().div_ceil(max_line);
+                    for (i, piece) in bytes.chunks(max_line).enumerate() {
+                        let piece_end = if i + 1 == count { end } else { line_start + ((i + 1) * max_line) as u64 };
+                        lines.push(Line { bytes: piece.to_vec(), end: piece_end });
+                    }
+                    self.stats.lines_split += count as u64 - 1;
+                } else {
+                    lines.push(Line { bytes, end });
+                }
             }
             stream.partial.extend_from_slice(&data[start..]);
             stream.read += n as u64;
@@ -537,5 +549,198 @@ impl Tailer {
 
     pub fn dir(&self) -> &Path {
         &self.spec.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::NativeFs;
+    use std::io::Write;
+
+    fn spec(dir: &Path, pattern: &str, backfill: bool) -> SourceSpec {
+        SourceSpec {
+            dir: dir.to_path_buf(),
+            pattern: pattern.into(),
+            max_depth: 0,
+            backfill,
+            max_line: 1 << 20,
+            idle_polls: 3,
+        }
+    }
+
+    /// One poll + read, committing everything read; returns the lines.
+    fn round(tailer: &mut Tailer) -> Vec<String> {
+        tailer.poll(&NativeFs);
+        let mut out = Vec::new();
+        for chunk in tailer.read() {
+            for line in &chunk.lines {
+                out.push(String::from_utf8(line.bytes.clone()).unwrap());
+                tailer.commit(chunk.stream, line.end);
+            }
+        }
+        tailer.close_done();
+        out
+    }
+
+    fn append(path: &Path, text: &str) {
+        std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    }
+
+    fn lines(range: std::ops::Range<u32>) -> String {
+        range.map(|i| format!("line {i:06} of a log that is long enough to identify files\n")).collect()
+    }
+
+    fn expect(range: std::ops::Range<u32>) -> Vec<String> {
+        lines(range).lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn starts_at_the_end_of_old_files_unless_backfill_and_reads_new_files_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        append(&log, &lines(0..3));
+        append(&log, "partial");
+        let mut tailer = Tailer::new(spec(dir.path(), "*.log", false), vec![], false);
+        assert!(round(&mut tailer).is_empty());
+        append(&log, " end\n");
+        append(&log, &lines(3..5));
+        // The line being written at the start is read whole, not from its middle.
+        let mut want = vec!["partial end".to_owned()];
+        want.extend(expect(3..5));
+        assert_eq!(round(&mut tailer), want);
+        append(&dir.path().join("b.log"), &lines(10..12));
+        assert_eq!(round(&mut tailer), expect(10..12));
+        let mut backfill = Tailer::new(spec(dir.path(), "a.log", true), vec![], false);
+        let mut all = expect(0..3);
+        all.push("partial end".into());
+        all.extend(expect(3..5));
+        assert_eq!(round(&mut backfill), all);
+    }
+
+    #[test]
+    fn rename_and_create_several_times_between_polls_reads_every_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, "");
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", false), vec![], false);
+        round(&mut tailer);
+        let mut seen = Vec::new();
+        let mut n = 0;
+        for rotation in 0..5u32 {
+            // Several rotations between two polls; the writer keeps writing to the renamed file
+            // for a moment (it holds it open), then reopens.
+            for _ in 0..3 {
+                let mut writer = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+                writer.write_all(lines(n..n + 10).as_bytes()).unwrap();
+                std::fs::rename(&log, dir.path().join(format!("app.log.{}", n))).unwrap();
+                writer.write_all(lines(n + 10..n + 12).as_bytes()).unwrap();
+                n += 12;
+            }
+            append(&log, &lines(n..n + 1));
+            n += 1;
+            seen.extend(round(&mut tailer));
+            assert!(rotation < 5);
+        }
+        seen.extend(round(&mut tailer));
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, expect(0..n));
+    }
+
+    #[test]
+    fn copytruncate_loses_and_repeats_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, "");
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", false), vec![], false);
+        round(&mut tailer);
+        let mut seen = Vec::new();
+        let mut n = 0;
+        for copy in 0..4u32 {
+            append(&log, &lines(n..n + 20));
+            n += 20;
+            seen.extend(round(&mut tailer));
+            // Lines the agent has not read yet when the copy is made.
+            append(&log, &lines(n..n + 7));
+            n += 7;
+            std::fs::copy(&log, dir.path().join(format!("app.log.{copy}"))).unwrap();
+            if copy % 2 == 0 {
+                // The copy seen before the truncation, in its own poll.
+                seen.extend(round(&mut tailer));
+            }
+            std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+            append(&log, &lines(n..n + 3));
+            n += 3;
+            seen.extend(round(&mut tailer));
+        }
+        seen.extend(round(&mut tailer));
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, expect(0..n));
+        assert!(tailer.stats().truncations >= 4);
+        assert_eq!(tailer.stats().copies_matched, 4);
+    }
+
+    #[test]
+    fn checkpoints_resume_and_inode_reuse_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, &lines(0..5));
+        let mut tailer = Tailer::new(spec(dir.path(), "*.log", true), vec![], false);
+        tailer.poll(&NativeFs);
+        let chunks = tailer.read();
+        // Only the first two lines are committed before the "crash".
+        tailer.commit(chunks[0].stream, chunks[0].lines[1].end);
+        let saved = tailer.checkpoints();
+        append(&log, &lines(5..6));
+        let mut resumed = Tailer::new(spec(dir.path(), "*.log", true), saved.clone(), true);
+        assert_eq!(round(&mut resumed), expect(2..6));
+        // The same inode now holds another file (as after delete + create): its head differs.
+        let mut reused = saved;
+        reused[0].head_hash ^= 1;
+        let mut fresh = Tailer::new(spec(dir.path(), "*.log", false), reused, true);
+        assert_eq!(round(&mut fresh), expect(0..6));
+    }
+
+    #[test]
+    fn a_started_source_reads_files_created_while_it_was_down_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        append(&dir.path().join("new.log"), &lines(0..2));
+        let mut tailer = Tailer::new(spec(dir.path(), "*.log", false), vec![], true);
+        assert_eq!(round(&mut tailer), expect(0..2));
+    }
+
+    #[test]
+    fn bytes_of_a_file_gone_while_down_are_counted_as_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, &lines(0..5));
+        let mut tailer = Tailer::new(spec(dir.path(), "*.log", true), vec![], false);
+        tailer.poll(&NativeFs);
+        let chunks = tailer.read();
+        tailer.commit(chunks[0].stream, chunks[0].lines[0].end);
+        let saved = tailer.checkpoints();
+        let total = std::fs::metadata(&log).unwrap().len();
+        std::fs::remove_file(&log).unwrap();
+        let mut resumed = Tailer::new(spec(dir.path(), "*.log", true), saved, true);
+        round(&mut resumed);
+        assert_eq!(resumed.stats().bytes_lost, total - chunks[0].lines[0].end);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_unreadable_files_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut small = spec(dir.path(), "*.log", true);
+        small.max_line = 1000;
+        append(&dir.path().join("big.log"), &format!("{}\nshort\n", "x".repeat(2500)));
+        let mut tailer = Tailer::new(small, vec![], false);
+        let got = round(&mut tailer);
+        assert_eq!(got.iter().map(String::len).collect::<Vec<_>>(), [1000, 1000, 500, 5]);
+        assert_eq!(tailer.stats().lines_split, 2);
+        let missing = Tailer::new(spec(&dir.path().join("none"), "*", false), vec![], false);
+        let mut missing = missing;
+        round(&mut missing);
+        assert!(missing.stats().errors[0].contains("cannot list"));
     }
 }
