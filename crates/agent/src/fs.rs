@@ -84,6 +84,10 @@ impl Fs for NativeFs {
             let path = entry.path();
             // Follow symlinks for the kind; a dangling link is skipped.
             let Ok(meta) = std::fs::metadata(&path) else { continue };
+            // Only regular files and directories: opening a FIFO or a device could block or never end.
+            if !meta.is_file() && !meta.is_dir() {
+                continue;
+            }
             entries.push(Entry { name: entry.file_name().to_string_lossy().into_owned(), is_dir: meta.is_dir(), path });
         }
         Ok(entries)

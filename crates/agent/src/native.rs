@@ -76,6 +76,9 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<(), String> {
     let source_ip = config.agent.source_ip.clone().or_else(|| local_ip_towards(&config.service.endpoint));
     let hostname = config.agent.hostname.clone().unwrap_or_else(hostname);
     let mut agent = Agent::new(config, source_ip.unwrap_or_else(|| "127.0.0.1".into()), hostname)?;
+    for error in agent.status(now_ms()).errors {
+        eprintln!("logport agent: {error}");
+    }
     let mut sink = HttpSink::new(&config.service.endpoint);
     let fs = NativeFs;
     let poll = Duration::from_millis(config.agent.poll_ms.max(1));

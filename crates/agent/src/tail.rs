@@ -329,10 +329,12 @@ impl Tailer {
 
     fn open_unknown(&mut self, fs: &dyn Fs, path: PathBuf, meta: Meta, truncated: &[Truncated]) {
         // A closed file that has not changed stays closed (no open per poll for idle files).
-        if let Some(checkpoint) = self.closed.get(&(meta.dev, meta.ino))
+        if let Some(checkpoint) = self.closed.get_mut(&(meta.dev, meta.ino))
             && checkpoint.size == meta.size
             && checkpoint.offset == meta.size
         {
+            // It may have been renamed (rotated) meanwhile: remember where it is now.
+            checkpoint.path = path;
             return;
         }
         let file = match fs.open(&path) {

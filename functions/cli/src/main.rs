@@ -2,6 +2,7 @@
 //! on the embedded store (files + SQLite) with background retention. This file only parses the
 //! command line and reports errors; the work is in [`up`].
 
+mod agent;
 mod keys;
 mod server;
 mod up;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
     Up(UpArgs),
+    /// The log collector: follow log files and send them to the service.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
 }
 
 /// Options of `logport up`. This command line is a contract: keep it stable.
@@ -117,6 +121,10 @@ fn main() -> ExitCode {
         Command::Up(args) => {
             init_tracing(args.log_format);
             up::run(args)
+        }
+        Command::Agent(command) => {
+            init_tracing(LogFormat::Text);
+            agent::run(command)
         }
     };
     match result {
