@@ -47,6 +47,16 @@ fn write_config(dir: &Path, endpoint: &str, agent_extra: &str, sources: &str) ->
     path
 }
 
+/// Waits until the agent has written its first status (its first poll is done: files it finds
+/// from now on are new and read from their start).
+fn wait_started(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(dir).is_null() {
+        assert!(Instant::now() < deadline, "the agent wrote no status");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn status(dir: &Path) -> serde_json::Value {
     std::fs::read(dir.join("state/status.json"))
         .ok()
@@ -260,6 +270,19 @@ impl Writer {
     }
 }
 
+/// Runs of consecutive numbers, for messages.
+fn ranges(seqs: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &seq in seqs {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == seq => *end = seq,
+            _ => out.push((seq, seq)),
+        }
+    }
+    out.truncate(20);
+    out
+}
+
 fn seq_counts(logs: &[(LogGroup, Log)]) -> HashMap<u64, u32> {
     let mut counts = HashMap::new();
     for (_, log) in logs {
@@ -286,11 +309,7 @@ fn rotation_torture_every_line_exactly_once() {
     );
     let config = write_config(root.path(), &server.address, "", &sources);
     let mut agent = start_agent(&config);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status(root.path()).is_null() {
-        assert!(Instant::now() < deadline, "the agent wrote no status");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_started(root.path());
     let writer = Arc::new(Mutex::new(Writer {
         path: log.clone(),
         file: std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
@@ -376,6 +395,9 @@ fn rotation_torture_every_line_exactly_once() {
     let counts = seq_counts(&logs);
     let missing: Vec<u64> = (0..total).filter(|seq| !counts.contains_key(seq)).collect();
     let duplicates: u32 = counts.values().map(|n| n - 1).sum();
+    let mut repeated: Vec<u64> = counts.iter().filter(|(_, n)| **n > 1).map(|(seq, _)| *seq).collect();
+    repeated.sort();
+    eprintln!("torture: missing {:?}; repeated {:?}", ranges(&missing), ranges(&repeated));
     eprintln!(
         "torture: {total} lines in {elapsed:.1} s ({:.0} lines/s), {} rotations, {} reused inodes, 3 kill -9; \
          {} logs stored, {} missing, {duplicates} duplicates; status: {}",
@@ -454,6 +476,7 @@ fn outage_loses_nothing_and_a_full_cache_says_what_it_dropped() {
         format!("[[source]]\nname = \"app\"\nlogstore = \"outage\"\ndir = {logs_dir:?}\npattern = \"app.log\"\n");
     let config = write_config(root.path(), &proxy.address, "", &sources);
     let agent = start_agent(&config);
+    wait_started(root.path());
     let outage =
         Duration::from_secs(std::env::var("LOGPORT_TEST_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20));
     let mut writer = Writer {
@@ -504,6 +527,7 @@ fn outage_loses_nothing_and_a_full_cache_says_what_it_dropped() {
         format!("[[source]]\nname = \"app\"\nlogstore = \"outage\"\ndir = {small_logs:?}\npattern = \"app.log\"\n");
     let config = write_config(&small, &dead, "cache_max_bytes = 20000", &sources);
     let agent = start_agent(&config);
+    wait_started(&small);
     let mut writer = Writer {
         path: small_log.clone(),
         file: std::fs::OpenOptions::new().append(true).open(&small_log).unwrap(),

@@ -256,7 +256,9 @@ impl Agent {
                 source.tailer.prune_closed(fs);
             }
         }
-        if self.dirty && now_ms.saturating_sub(self.last_checkpoint_ms) >= 1000 {
+        // Soon after every commit (a kill -9 repeats only what was sent since the last save), and
+        // at least once a second while anything changes.
+        if self.dirty && now_ms.saturating_sub(self.last_checkpoint_ms) >= self.settings.checkpoint_ms.min(1000) {
             self.save(now_ms);
         }
     }

@@ -57,6 +57,9 @@ pub struct AgentConfig {
     /// ... or this age.
     #[serde(default = "d_batch_ms")]
     pub batch_ms: u64,
+    /// Checkpoints are saved at most this often (and at least once a second) while offsets move.
+    #[serde(default = "d_checkpoint_ms")]
+    pub checkpoint_ms: u64,
     #[serde(default = "d_cache_max_bytes")]
     pub cache_max_bytes: u64,
     #[serde(default = "d_cache_max_age_s")]
@@ -75,6 +78,9 @@ fn d_batch_bytes() -> usize {
 }
 fn d_batch_ms() -> u64 {
     500
+}
+fn d_checkpoint_ms() -> u64 {
+    100
 }
 fn d_cache_max_bytes() -> u64 {
     256 << 20

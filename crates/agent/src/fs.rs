@@ -10,6 +10,8 @@ pub struct Meta {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
+    /// Modification time (ns since the epoch; 0 when unknown).
+    pub mtime_ns: u64,
 }
 
 /// One directory entry.
@@ -47,13 +49,20 @@ struct NativeFile(std::fs::File);
 #[cfg(unix)]
 fn meta_of(meta: &std::fs::Metadata) -> Meta {
     use std::os::unix::fs::MetadataExt;
-    Meta { dev: meta.dev(), ino: meta.ino(), size: meta.len() }
+    let mtime_ns =
+        (meta.mtime().max(0) as u64).saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec().max(0) as u64);
+    Meta { dev: meta.dev(), ino: meta.ino(), size: meta.len(), mtime_ns }
 }
 
 #[cfg(not(unix))]
 fn meta_of(meta: &std::fs::Metadata) -> Meta {
     // Without inodes (WASI preview 2 has no stable ones), identity rests on the signature.
-    Meta { dev: 0, ino: 0, size: meta.len() }
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    Meta { dev: 0, ino: 0, size: meta.len(), mtime_ns }
 }
 
 impl OpenFile for NativeFile {

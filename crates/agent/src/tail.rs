@@ -43,6 +43,10 @@ pub struct Checkpoint {
     pub offset: u64,
     /// The size last seen (for the bytes-lost metric when the file is gone at restart).
     pub size: u64,
+    /// The modification time last seen: an idle closed file is skipped without opening it only
+    /// while size and mtime are unchanged (an inode reused by a new file of the same size differs).
+    #[serde(default)]
+    pub mtime_ns: u64,
     pub path: PathBuf,
 }
 
@@ -113,6 +117,7 @@ struct Stream {
     /// A copy took over `(from, to)`: once committed reaches `from`, it jumps to `to`.
     skip: Option<(u64, u64)>,
     size: u64,
+    mtime_ns: u64,
     seen: bool,
     /// No path names this file any more: read it to its end, then close it.
     gone: bool,
@@ -134,6 +139,7 @@ impl Stream {
             head_hash: xxh3_64(&self.head),
             offset: self.committed,
             size: self.size,
+            mtime_ns: self.mtime_ns,
             path: self.path.clone(),
         }
     }
@@ -153,6 +159,8 @@ pub struct Tailer {
     streams: Vec<Stream>,
     /// Checkpoints of files not open now (from the last run, or closed while idle), by inode.
     closed: HashMap<(u64, u64), Checkpoint>,
+    /// Checkpoints whose inode turned out to hold other content.
+    orphans: Vec<Checkpoint>,
     /// Whether the source had been started before (then every unknown file is new: read from 0).
     started: bool,
     first_poll: bool,
@@ -203,6 +211,7 @@ impl Tailer {
             spec,
             streams: Vec::new(),
             closed,
+            orphans: Vec::new(),
             started,
             first_poll: true,
             next_key: 1,
@@ -238,6 +247,7 @@ impl Tailer {
             committed: offset,
             skip: None,
             size: meta.size,
+            mtime_ns: meta.mtime_ns,
             seen: true,
             gone: false,
             ended: false,
@@ -287,6 +297,7 @@ impl Tailer {
                     stream.head = current_head;
                 }
                 stream.size = meta.size;
+                stream.mtime_ns = meta.mtime_ns;
                 continue;
             }
             // The old stream ends here; what it had read stays to be committed.
@@ -301,6 +312,9 @@ impl Tailer {
                 Err(error) => self.error(format!("cannot open {}: {error}", path.display())),
             }
         }
+        // Files with a checkpoint first: one whose content changed while the agent was down leaves
+        // its offset for a copy of that content (copytruncate during the downtime).
+        unknown.sort_by_key(|(_, m)| !self.closed.contains_key(&(m.dev, m.ino)));
         for (path, meta) in unknown {
             self.open_unknown(fs, path, meta, &truncated);
         }
@@ -332,6 +346,8 @@ impl Tailer {
         if let Some(checkpoint) = self.closed.get_mut(&(meta.dev, meta.ino))
             && checkpoint.size == meta.size
             && checkpoint.offset == meta.size
+            && checkpoint.mtime_ns == meta.mtime_ns
+            && meta.mtime_ns != 0
         {
             // It may have been renamed (rotated) meanwhile: remember where it is now.
             checkpoint.path = path;
@@ -357,7 +373,14 @@ impl Tailer {
             if head.len() >= len && xxh3_64(&head[..len]) == checkpoint.head_hash && meta.size >= checkpoint.offset {
                 offset = Some(checkpoint.offset);
             }
-            // Otherwise the inode was reused by another file: start it afresh.
+            // Otherwise the inode now holds other content (reused, or truncated while the agent was
+            // down): start it afresh, and let a copy of the old content continue at the offset.
+            if offset.is_none() {
+                if self.orphans.len() >= 64 {
+                    self.orphans.remove(0);
+                }
+                self.orphans.push(checkpoint);
+            }
         }
         if offset.is_none() && head.len() >= COPY_MATCH_MIN {
             // A copy of a followed file (copytruncate): continue where the original's lines end.
@@ -384,6 +407,15 @@ impl Tailer {
                 truncated.iter().find(|t| t.head.len() >= COPY_MATCH_MIN && same_prefix(&t.head, &head))
             {
                 offset = Some(record.line_start.min(meta.size));
+                self.stats.copies_matched += 1;
+            } else if let Some(index) = self.orphans.iter().position(|o| {
+                let len = o.head_len as usize;
+                len >= COPY_MATCH_MIN
+                    && head.len() >= len
+                    && xxh3_64(&head[..len]) == o.head_hash
+                    && meta.size >= o.offset
+            }) {
+                offset = Some(self.orphans.remove(index).offset);
                 self.stats.copies_matched += 1;
             }
         }
@@ -703,6 +735,44 @@ mod tests {
         reused[0].head_hash ^= 1;
         let mut fresh = Tailer::new(spec(dir.path(), "*.log", false), reused, true);
         assert_eq!(round(&mut fresh), expect(0..6));
+    }
+
+    #[test]
+    fn an_idle_closed_file_renamed_while_down_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, &lines(0..3));
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", true), vec![], false);
+        assert_eq!(round(&mut tailer), expect(0..3));
+        for _ in 0..5 {
+            round(&mut tailer); // idle: closed, kept as a checkpoint
+        }
+        assert_eq!(tailer.stats().files, 0);
+        std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        round(&mut tailer); // sees it under its new name without reading it
+        let saved = tailer.checkpoints();
+        append(&log, &lines(3..4));
+        let mut resumed = Tailer::new(spec(dir.path(), "app.log*", true), saved, true);
+        assert_eq!(round(&mut resumed), expect(3..4));
+        assert_eq!(resumed.stats().bytes_lost, 0);
+    }
+
+    #[test]
+    fn copytruncate_while_down_resumes_in_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, &lines(0..4));
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", true), vec![], false);
+        assert_eq!(round(&mut tailer), expect(0..4));
+        let saved = tailer.checkpoints();
+        append(&log, &lines(4..6)); // written, not read, before the copy
+        std::fs::copy(&log, dir.path().join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+        append(&log, &lines(6..8));
+        let mut resumed = Tailer::new(spec(dir.path(), "app.log*", true), saved, true);
+        let mut got = round(&mut resumed);
+        got.sort();
+        assert_eq!(got, expect(4..8));
     }
 
     #[test]
