@@ -198,6 +198,12 @@ fn last_line_end(file: &dyn OpenFile, size: u64) -> std::io::Result<u64> {
     Ok(buf[..filled].iter().rposition(|&b| b == b'\n').map_or(from, |i| from + i as u64 + 1))
 }
 
+/// `LOGPORT_AGENT_TRACE=1`: every file decision on stderr (diagnosing rotations).
+fn trace() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("LOGPORT_AGENT_TRACE").is_some())
+}
+
 fn same_prefix(a: &[u8], b: &[u8]) -> bool {
     let n = a.len().min(b.len());
     a[..n] == b[..n]
@@ -301,6 +307,15 @@ impl Tailer {
                 continue;
             }
             // The old stream ends here; what it had read stays to be committed.
+            if trace() {
+                eprintln!(
+                    "agent-trace: truncated {} ino={} size={} read={} shrunk={shrunk}",
+                    path.display(),
+                    meta.ino,
+                    meta.size,
+                    stream.read
+                );
+            }
             stream.ended = true;
             truncated.push(Truncated { head: stream.head.clone(), line_start: stream.line_start() });
             self.stats.truncations += 1;
@@ -419,6 +434,7 @@ impl Tailer {
                 self.stats.copies_matched += 1;
             }
         }
+        let found = offset.is_some();
         let offset = match offset {
             Some(offset) => offset,
             None if self.first_poll && !self.started && !self.spec.backfill => {
@@ -426,6 +442,15 @@ impl Tailer {
             }
             None => 0,
         };
+        if trace() {
+            eprintln!(
+                "agent-trace: open {} ino={} size={} offset={offset} matched={found} first={}",
+                path.display(),
+                meta.ino,
+                meta.size,
+                self.first_poll
+            );
+        }
         self.add_stream(file, meta, head, path, offset);
     }
 

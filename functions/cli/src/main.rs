@@ -21,6 +21,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
     Up(UpArgs),
