@@ -41,6 +41,9 @@ fi
 step "logport-core builds for wasm32-wasip2"
 cargo build -p logport-core --target wasm32-wasip2
 
+step "the agent's core (no native host) builds for wasm32-wasip2"
+cargo build -p logport-agent --no-default-features --target wasm32-wasip2
+
 step "local S3 + DynamoDB servers for the store-aws tests (moto, dynalite)"
 # Installs them on first use; the tests fail instead of skipping when these are not running.
 local_aws_env="$(bash infra/local-aws.sh start)"

@@ -2,6 +2,7 @@
 //! on the embedded store (files + SQLite) with background retention. This file only parses the
 //! command line and reports errors; the work is in [`up`].
 
+mod agent;
 mod consume;
 mod keys;
 mod server;
@@ -24,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
     Up(Box<UpArgs>),
+    /// The log collector: follow log files and send them to the service.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// Run a consumer of a consumer group that forwards logs to a SIEM (Splunk HEC or syslog).
     Consume(ConsumeArgs),
 }
@@ -147,6 +151,10 @@ fn main() -> ExitCode {
         Command::Consume(args) => {
             init_tracing(args.log_format);
             consume::run(args)
+        }
+        Command::Agent(command) => {
+            init_tracing(LogFormat::Text);
+            agent::run(command)
         }
     };
     match result {
