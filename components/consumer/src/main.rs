@@ -54,16 +54,7 @@ fn main() -> std::process::ExitCode {
     };
     match worker.run_until(stopped) {
         Ok(stats) => {
-            let line = serde_json::json!({
-                "logs": stats.logs,
-                "logGroups": stats.log_groups,
-                "bytes": stats.bytes,
-                "checkpoints": stats.checkpoints,
-                "refused": stats.refused,
-                "shardsTaken": stats.shards_taken,
-                "shardsReleased": stats.shards_released,
-            });
-            println!("{line}");
+            println!("{}", stats.json_line());
             std::process::ExitCode::SUCCESS
         }
         Err(error) => fail(format!("consumer group {}: {error}", config.group)),

@@ -88,6 +88,22 @@ pub struct WorkerStats {
     pub shards_released: u64,
 }
 
+impl WorkerStats {
+    /// The counters as the one JSON line `logport consume` (native or component) prints on stop.
+    pub fn json_line(&self) -> String {
+        serde_json::json!({
+            "logs": self.logs,
+            "logGroups": self.log_groups,
+            "bytes": self.bytes,
+            "checkpoints": self.checkpoints,
+            "refused": self.refused,
+            "shardsTaken": self.shards_taken,
+            "shardsReleased": self.shards_released,
+        })
+        .to_string()
+    }
+}
+
 #[derive(Debug)]
 struct ShardState {
     lease: u64,

@@ -36,16 +36,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         "consumer started"
     );
     let stats = worker.run(&stop).map_err(|error| anyhow::anyhow!("consumer group {}: {error}", config.group))?;
-    let line = serde_json::json!({
-        "logs": stats.logs,
-        "logGroups": stats.log_groups,
-        "bytes": stats.bytes,
-        "checkpoints": stats.checkpoints,
-        "refused": stats.refused,
-        "shardsTaken": stats.shards_taken,
-        "shardsReleased": stats.shards_released,
-    });
-    println!("{line}");
+    println!("{}", stats.json_line());
     tracing::info!(logs = stats.logs, "consumer stopped");
     Ok(())
 }
