@@ -33,14 +33,15 @@ done
 [ -n "$table" ] || { echo "serve-wasm-up: --dynamodb-table is required (LOGPORT_TEST_BACKEND=aws)" >&2; exit 2; }
 if $create; then
   "$VENV/bin/python" - "$LOGPORT_AWS_ENDPOINT" "$LOGPORT_S3_BUCKET" "$table" <<'PY'
-import sys, boto3
+import os, sys, boto3
 endpoint, bucket, table = sys.argv[1:4]
-s3 = boto3.client("s3", endpoint_url=endpoint)
+region = os.environ.get("AWS_REGION", "us-east-1")
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
 try:
     s3.create_bucket(Bucket=bucket)
 except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
     pass
-dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
 try:
     dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],

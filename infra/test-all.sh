@@ -4,7 +4,7 @@
 # processes; the AWS backend against local moto and dynalite servers), and the official Python SDK
 # against a real server; the same suites through the Lambda handlers and `logport up --backend aws`
 # on moto. Installs what it needs (the rustup target, a Python venv with the SDK,
-# moto and cfn-lint, dynalite from npm).
+# moto and cfn-lint, dynalite from npm, rsyslog from Debian).
 #
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
 set -euo pipefail
@@ -24,6 +24,9 @@ step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 # `logport up --backend aws` is behind the logport package's `aws` feature.
 cargo clippy -p logport --all-targets --features aws -- -D warnings
+# `logport consume --component` (wasmtime) is behind its `wasm` feature; the component builds for wasm32.
+cargo clippy -p logport --all-targets --features wasm -- -D warnings
+cargo clippy -p logport-consumer-component --target wasm32-wasip2 -- -D warnings
 
 step "template.yaml: cfn-lint"
 # Pinned, in the project venv (shared with tests/sdk/run.sh); pip runs only when the version differs.
@@ -38,6 +41,9 @@ fi
 step "logport-core builds for wasm32-wasip2"
 cargo build -p logport-core --target wasm32-wasip2
 
+step "the agent's core (no native host) builds for wasm32-wasip2"
+cargo build -p logport-agent --no-default-features --target wasm32-wasip2
+
 step "local S3 + DynamoDB servers for the store-aws tests (moto, dynalite)"
 # Installs them on first use; the tests fail instead of skipping when these are not running.
 local_aws_env="$(bash infra/local-aws.sh start)"
@@ -45,8 +51,19 @@ eval "$local_aws_env"
 trap 'bash infra/local-aws.sh stop' EXIT
 export LOGPORT_REQUIRE_LOCAL_AWS=1
 
+step "rsyslog for the consumer tests (a real syslog receiver over TCP, TLS, UDP)"
+bash infra/rsyslog.sh
+
 step "cargo test (unit, conformance, integration)"
 cargo test --workspace
+
+step "the WASI components (release-wasm profile) and the consumer component: byte-identical to the native consumer"
+# One build of every component (small release-wasm profile); the host (logport --features wasm) in
+# the dev profile, whose Cranelift crates are optimised (Cargo.toml), so components compile in seconds.
+cargo build --target wasm32-wasip2 --profile release-wasm -p logport-consumer-component \
+  -p logport-component-ingest -p logport-component-pull -p logport-component-testbed
+wasm_components="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm"
+LOGPORT_CONSUMER_WASM="$wasm_components/logport-consumer.wasm" cargo test -p logport --features wasm --test consumer
 
 step "the shipper to an S3 endpoint (moto)"
 # Its `aws` feature is off in the workspace build (logport up ships to directories).
@@ -72,17 +89,11 @@ env "${aws_test_env[@]}" LOGPORT_TEST_SERVER_BIN="$lambda_local" \
 env "${aws_test_env[@]}" LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
 
 step "the wasm components on Logport's wasmtime host: caps, spin.toml, and the API through logport serve-wasm (moto)"
-# Components in the small release-wasm profile (~2.5 min cold); the host in the dev profile, whose
-# Cranelift crates are optimised (Cargo.toml), so components compile in seconds.
-cargo build --target wasm32-wasip2 --profile release-wasm \
-  -p logport-component-ingest -p logport-component-pull -p logport-component-testbed
-wasm_components="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm"
 LOGPORT_REQUIRE_WASM=1 LOGPORT_WASM_COMPONENTS="$wasm_components" cargo test -p logport-wasm-host
-cargo build -p logport --features wasm
 wasm_env=(LOGPORT_WASM_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport"
   LOGPORT_WASM_COMPONENTS="$wasm_components")
 env "${aws_test_env[@]}" "${wasm_env[@]}" LOGPORT_TEST_SERVER_BIN="$PWD/infra/serve-wasm-up.sh" \
-  cargo test -p logport --test wasm_edge
+  cargo test -p logport --features wasm --test wasm_edge
 
 step "logport up --backend aws (moto): integration tests"
 # Last: it builds the logport binary with the `aws` feature.

@@ -28,7 +28,7 @@ fn put_and_pull_through_the_components() {
     let pulled = client.pull_all("ls", 0);
     assert_eq!(pulled.len(), 3);
     assert_eq!(pulled.iter().map(|group| group.logs.len()).sum::<usize>(), 12);
-    assert_eq!(first_value(&pulled[0], "tag"), "edge-0");
+    assert_eq!(first_value(&pulled[0], "batch"), "edge-0");
     assert!(client.pull_all("ls", 1).is_empty());
 
     // Bad input: a wrong signature, a missing logstore, a bad body; nothing stored changes.

@@ -50,6 +50,10 @@ impl From<EngineError> for ApiError {
             EngineError::Model(_) | EngineError::Decode(_) | EngineError::Codec(_) => {
                 (S::BAD_REQUEST, "PostBodyInvalid")
             }
+            EngineError::ConsumerGroupNotExist(_) => (S::NOT_FOUND, "ConsumerGroupNotExist"),
+            EngineError::ConsumerGroupAlreadyExist(_) => (S::BAD_REQUEST, "ConsumerGroupAlreadyExist"),
+            EngineError::ConsumerGroupQuotaExceed(_) => (S::BAD_REQUEST, "ConsumerGroupQuotaExceed"),
+            EngineError::ConsumerNotMatch(_) => (S::BAD_REQUEST, "ConsumerNotMatch"),
             EngineError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "PostBodyTooLarge"),
             EngineError::Storage(StoreError::Unavailable(_)) => (S::SERVICE_UNAVAILABLE, "ServerBusy"),
             EngineError::Storage(_) | EngineError::Corrupt(_) => (S::INTERNAL_SERVER_ERROR, "InternalServerError"),

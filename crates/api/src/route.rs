@@ -53,6 +53,8 @@ pub enum Route {
         logstore: String,
         call: ShipperCall,
     },
+    /// Consumer groups (`/logstores/{ls}/consumergroups[/{cg}]`).
+    ConsumerGroup(ConsumerGroupCall),
 }
 
 /// One call of the shipper API (SLS's, plus Logport's `?type=flush`).
@@ -74,6 +76,27 @@ pub enum ShipperCall {
     Tasks(String),
     /// `PUT .../shipper/{name}/tasks` with a JSON list of task ids (or `?all=true`): retry.
     Retry(String),
+}
+
+/// The consumer-group calls (`sls-api.md` §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerGroupCall {
+    /// `GET .../consumergroups`.
+    List { logstore: String },
+    /// `POST .../consumergroups`.
+    Create { logstore: String },
+    /// `PUT .../consumergroups/{cg}`.
+    Update { logstore: String, group: String },
+    /// `DELETE .../consumergroups/{cg}`.
+    Delete { logstore: String, group: String },
+    /// `POST .../consumergroups/{cg}?type=heartbeat&consumer=`.
+    Heartbeat { logstore: String, group: String },
+    /// `POST .../consumergroups/{cg}?type=checkpoint&consumer=&forceSuccess=`.
+    UpdateCheckpoint { logstore: String, group: String },
+    /// `POST .../consumergroups/{cg}?type=leave&consumer=` (Logport): the consumer leaves the group.
+    Leave { logstore: String, group: String },
+    /// `GET .../consumergroups/{cg}[?shard=]`.
+    GetCheckpoint { logstore: String, group: String },
 }
 
 impl Route {
@@ -98,6 +121,8 @@ impl Route {
                 RouteGroup::Read
             }
             Self::GetLogs(_) | Self::GetLogsV1(_) | Self::Histogram(_) | Self::Context(_) => RouteGroup::Query,
+            // Group state and checkpoints are metadata writes, served with the admin calls.
+            Self::ConsumerGroup(_) => RouteGroup::Admin,
         }
     }
 }
@@ -232,9 +257,44 @@ pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) ->
             };
             Route::Shipper { logstore: (*logstore).to_owned(), call }
         }
+        (_, ["logstores", logstore, "consumergroups", rest @ ..]) => {
+            Route::ConsumerGroup(consumer_group_route(method, logstore, rest, kind).ok_or_else(unsupported)??)
+        }
         _ => return Err(unsupported()),
     };
     Ok(route)
+}
+
+/// The consumer-group call at `.../consumergroups/<rest>`, `None` when there is none.
+fn consumer_group_route(
+    method: &Method,
+    logstore: &str,
+    rest: &[&str],
+    kind: Option<&str>,
+) -> Option<Result<ConsumerGroupCall, ApiError>> {
+    let logstore = logstore.to_owned();
+    let call = match (method, rest) {
+        (&Method::GET, []) => ConsumerGroupCall::List { logstore },
+        (&Method::POST, []) => ConsumerGroupCall::Create { logstore },
+        (&Method::PUT, [group]) => ConsumerGroupCall::Update { logstore, group: (*group).to_owned() },
+        (&Method::DELETE, [group]) => ConsumerGroupCall::Delete { logstore, group: (*group).to_owned() },
+        (&Method::GET, [group]) => ConsumerGroupCall::GetCheckpoint { logstore, group: (*group).to_owned() },
+        (&Method::POST, [group]) => {
+            let group = (*group).to_owned();
+            match kind {
+                Some("heartbeat") => ConsumerGroupCall::Heartbeat { logstore, group },
+                Some("checkpoint") => ConsumerGroupCall::UpdateCheckpoint { logstore, group },
+                Some("leave") => ConsumerGroupCall::Leave { logstore, group },
+                other => {
+                    return Some(Err(ApiError::parameter(format!(
+                        "a consumer group POST needs type=heartbeat, type=checkpoint or type=leave, not {other:?}"
+                    ))));
+                }
+            }
+        }
+        _ => return None,
+    };
+    Some(Ok(call))
 }
 
 #[cfg(test)]
@@ -310,6 +370,46 @@ mod tests {
         assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=cursor&from=end"), RouteGroup::Read);
         assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=cursor_time&cursor=MA=="), RouteGroup::Read);
         assert_eq!(group(Method::GET, "/logstores/ls/shards/0", "type=log&cursor=MA=="), RouteGroup::Read);
+    }
+
+    #[test]
+    fn routes_consumer_groups() {
+        let cg = |method, path, query| match at(method, path, query) {
+            Ok(Route::ConsumerGroup(call)) => call,
+            other => panic!("{other:?}"),
+        };
+        let (ls, g) = ("ls".to_owned(), "g".to_owned());
+        assert_eq!(
+            cg(Method::GET, "/logstores/ls/consumergroups", ""),
+            ConsumerGroupCall::List { logstore: ls.clone() }
+        );
+        assert_eq!(
+            cg(Method::POST, "/logstores/ls/consumergroups", ""),
+            ConsumerGroupCall::Create { logstore: ls.clone() }
+        );
+        assert_eq!(
+            cg(Method::POST, "/logstores/ls/consumergroups/g", "type=heartbeat&consumer=c"),
+            ConsumerGroupCall::Heartbeat { logstore: ls.clone(), group: g.clone() }
+        );
+        assert_eq!(
+            cg(Method::POST, "/logstores/ls/consumergroups/g", "type=checkpoint&consumer=c&forceSuccess=True"),
+            ConsumerGroupCall::UpdateCheckpoint { logstore: ls.clone(), group: g.clone() }
+        );
+        assert_eq!(
+            cg(Method::GET, "/logstores/ls/consumergroups/g", "shard=1"),
+            ConsumerGroupCall::GetCheckpoint { logstore: ls.clone(), group: g.clone() }
+        );
+        assert_eq!(
+            cg(Method::DELETE, "/logstores/ls/consumergroups/g", ""),
+            ConsumerGroupCall::Delete { logstore: ls.clone(), group: g.clone() }
+        );
+        assert_eq!(
+            cg(Method::PUT, "/logstores/ls/consumergroups/g", ""),
+            ConsumerGroupCall::Update { logstore: ls, group: g }
+        );
+        assert_eq!(at(Method::POST, "/logstores/ls/consumergroups/g", "").unwrap_err().code, "ParameterInvalid");
+        assert_eq!(at(Method::PUT, "/logstores/ls/consumergroups", "").unwrap_err().code, "RequestNotSupported");
+        assert_eq!(at(Method::GET, "/logstores/ls/consumergroups/g/x", "").unwrap_err().code, "RequestNotSupported");
     }
 
     #[test]

@@ -257,6 +257,31 @@ pub async fn meta_store_transactions(store: &dyn MetaStore, namespace: &str) {
     assert!(store.get(&pk("t"), "x").await.unwrap().is_none());
     assert_eq!(store.get(&pk("t"), "z").await.unwrap().unwrap().value, Vec::<u8>::new());
 
+    // A fenced write (consumer-group checkpoints): a `Check` on another item's version guards a
+    // put; a stale version cancels it, the current one lets it through without touching the item.
+    let fenced = |version| {
+        vec![
+            WriteOp::Check { pk: pk("p"), sk: "a".into(), condition: Condition::Version(version) },
+            WriteOp::Put {
+                pk: pk("fenced"),
+                sk: "cp".into(),
+                value: format!("v{version}").into_bytes(),
+                expires_at: None,
+                condition: Condition::Always,
+            },
+        ]
+    };
+    store.delete(&pk("fenced"), "cp", Condition::Always).await.unwrap();
+    match store.transact(fenced(4)).await {
+        Err(StoreError::Conflict { index }) => assert!(index.is_none() || index == Some(0), "index {index:?}"),
+        other => panic!("a stale fencing version must cancel the write: {other:?}"),
+    }
+    assert!(store.get(&pk("fenced"), "cp").await.unwrap().is_none());
+    store.transact(fenced(5)).await.unwrap();
+    assert_eq!(store.get(&pk("fenced"), "cp").await.unwrap().unwrap().value, b"v5".to_vec());
+    assert_eq!(store.get(&pk("p"), "a").await.unwrap().unwrap().version, 5, "a check writes nothing");
+    store.delete(&pk("fenced"), "cp", Condition::Always).await.unwrap();
+
     // Optimistic concurrency: of writers racing on one version, exactly one wins.
     put("race", "counter", "0", Condition::Absent).await.unwrap();
     let racers = (0..8).map(|i| {

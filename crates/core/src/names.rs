@@ -22,6 +22,25 @@ pub fn validate_logstore(name: &str) -> Result<(), NameError> {
     check(name, "logstore", 2, 63, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// A consumer group name: the logstore rule (2-63 characters of lowercase letters, digits, `-`
+/// and `_`, starting and ending with a letter or digit).
+pub fn validate_consumer_group(name: &str) -> Result<(), NameError> {
+    check(name, "consumer group", 2, 63, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// A consumer name (chosen by each client, unique within its group): 1-128 characters of ASCII
+/// letters, digits and `-_.:@`. It is stored inside the group's record, never in a key.
+pub fn validate_consumer(name: &str) -> Result<(), NameError> {
+    let error = |rule| Err(NameError { kind: "consumer", name: name.chars().take(140).collect(), rule });
+    if name.is_empty() || name.len() > 128 {
+        return error("it must be 1-128 characters long");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b)) {
+        return error("it may hold only ASCII letters, digits and -_.:@");
+    }
+    Ok(())
+}
+
 fn check(
     name: &str,
     kind: &'static str,

@@ -11,7 +11,8 @@
 //!
 //! API Gateway cannot route on the query string, and `GET /logstores/{ls}` is GetLogstore
 //! without `type=` and a query call with it: that route goes to `query`, which therefore also
-//! serves the read-only project and logstore calls (`RouteGroup::Describe`).
+//! serves the read-only project and logstore calls (`RouteGroup::Describe`). Consumer-group calls
+//! (`/logstores/{ls}/consumergroups...`) are admin calls: they reach `ingest` by the `$default` route.
 //!
 //! The fourth function of the design, `shipper` (scheduled, not behind API Gateway), comes with
 //! the shipping issue: it has no routes and no place here.

@@ -60,10 +60,14 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The epoch deadline for the store, in ticks (at least 1).
+    /// No time limit: for long-running commands (the consumer), which stop on a signal.
+    pub const UNBOUNDED_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+    /// The epoch deadline for the store, in ticks (at least 1, at most ~[`Self::UNBOUNDED_TIME`]).
     fn ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_nanos();
-        (self.cpu_time.as_nanos().div_ceil(tick)).max(1) as u64
+        let cap = Self::UNBOUNDED_TIME.as_nanos() / tick;
+        self.cpu_time.as_nanos().div_ceil(tick).clamp(1, cap) as u64
     }
 }
 

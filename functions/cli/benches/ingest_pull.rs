@@ -9,9 +9,8 @@
 
 mod common;
 
-use common::{SHARDS, dir_size, generate, setup, start_server};
+use common::{SHARDS, build_batches, cpu_seconds, dir_size, generate, setup, start_server};
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -19,8 +18,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use logport_core::codec::Compression;
-use logport_core::model::{Content, Log, LogGroup};
-use prost::Message;
 
 const BATCH_RAW_BYTES: usize = 2 << 20;
 const SENDERS: usize = 2;
@@ -37,7 +34,7 @@ fn main() {
     let lines: Vec<&[u8]> = raw.split(|b| *b == b'\n').filter(|line| !line.is_empty()).collect();
     println!("input: {} MB of nginx logs, {} lines", raw.len() >> 20, lines.len());
 
-    let batches = build_batches(&lines);
+    let batches = build_batches(&lines, BATCH_RAW_BYTES);
     let body_bytes: usize = batches.iter().map(|batch| batch.body.len()).sum();
     println!("batches: {} of ~{} MB raw ({} MB as lz4 bodies)", batches.len(), BATCH_RAW_BYTES >> 20, body_bytes >> 20);
 
@@ -49,7 +46,7 @@ fn main() {
     setup(&agent, &base);
 
     // Ingest.
-    let cpu_before = server_cpu_seconds(server.0.id());
+    let cpu_before = cpu_seconds(server.0.id());
     let started = Instant::now();
     let batches = Arc::new(batches);
     let next = Arc::new(AtomicUsize::new(0));
@@ -75,11 +72,11 @@ fn main() {
         .collect();
     senders.into_iter().for_each(|sender| sender.join().unwrap());
     let ingest_wall = started.elapsed().as_secs_f64();
-    let ingest_cpu = server_cpu_seconds(server.0.id()) - cpu_before;
+    let ingest_cpu = cpu_seconds(server.0.id()) - cpu_before;
     let log_mb = raw.len() as f64 / 1e6;
 
     // Pull everything back.
-    let cpu_before = server_cpu_seconds(server.0.id());
+    let cpu_before = cpu_seconds(server.0.id());
     let started = Instant::now();
     let mut pulled_groups = 0usize;
     let mut pulled_raw = 0usize;
@@ -111,7 +108,7 @@ fn main() {
         }
     }
     let pull_wall = started.elapsed().as_secs_f64();
-    let pull_cpu = server_cpu_seconds(server.0.id()) - cpu_before;
+    let pull_cpu = cpu_seconds(server.0.id()) - cpu_before;
     assert_eq!(pulled_groups, batches.len(), "every batch comes back once");
     let sent_raw: usize = batches.iter().map(|batch| batch.raw_size).sum();
     assert!(pulled_raw >= sent_raw, "every byte comes back");
@@ -149,51 +146,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
-struct Prepared {
-    body: Vec<u8>,
-    raw_size: usize,
-}
-
-fn build_batches(lines: &[&[u8]]) -> Vec<Prepared> {
-    let mut batches = Vec::new();
-    let mut group = LogGroup { topic: Some("nginx".into()), source: Some("10.0.0.1".into()), ..Default::default() };
-    let mut size = 0;
-    for (index, line) in lines.iter().enumerate() {
-        let text = String::from_utf8_lossy(line).into_owned();
-        size += text.len() + 16;
-        group.logs.push(Log {
-            time: 1_700_000_000 + (index / 1000) as u32,
-            contents: vec![Content { key: "content".into(), value: text }],
-            time_ns: None,
-        });
-        if size >= BATCH_RAW_BYTES {
-            batches.push(prepare(&group));
-            group.logs.clear();
-            size = 0;
-        }
-    }
-    if !group.logs.is_empty() {
-        batches.push(prepare(&group));
-    }
-    batches
-}
-
-fn prepare(group: &LogGroup) -> Prepared {
-    let raw = group.encode_to_vec();
-    Prepared { body: Compression::Lz4.compress(&raw), raw_size: raw.len() }
-}
-
 fn get_json(agent: &ureq::Agent, url: &str) -> serde_json::Value {
     let mut response = agent.get(url).header("x-log-project", "bench").call().unwrap();
     serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap()
-}
-
-/// User + system CPU seconds of a process so far.
-fn server_cpu_seconds(pid: u32) -> f64 {
-    let mut text = String::new();
-    std::fs::File::open(format!("/proc/{pid}/stat")).unwrap().read_to_string(&mut text).unwrap();
-    let fields: Vec<&str> = text.rsplit_once(')').unwrap().1.split_whitespace().collect();
-    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0
 }

@@ -2,6 +2,8 @@
 //! on the embedded store (files + SQLite) with background retention. This file only parses the
 //! command line and reports errors; the work is in [`up`].
 
+mod agent;
+mod consume;
 mod keys;
 #[cfg(feature = "wasm")]
 mod serve_wasm;
@@ -24,10 +26,38 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Serve the wasm components of a Spin manifest (spin.toml) on wasmtime (feature `wasm`).
     #[cfg(feature = "wasm")]
     ServeWasm(serve_wasm::ServeWasmArgs),
+    /// The log collector: follow log files and send them to the service.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Run a consumer of a consumer group that forwards logs to a SIEM (Splunk HEC or syslog).
+    Consume(ConsumeArgs),
+}
+
+/// Options of `logport consume`.
+#[derive(Debug, clap::Args)]
+pub struct ConsumeArgs {
+    /// The consumer's configuration (TOML: service, group, consumer name, sink); see
+    /// `crates/consumer/src/config.rs` or the README.
+    #[arg(long)]
+    config: PathBuf,
+    /// Run the consumer WASI component (`logport-consumer.wasm`) in the embedded wasmtime instead
+    /// of the built-in consumer (needs a build with the `wasm` feature). It gets the config's
+    /// directory, the network and `--memory-mb` of memory.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Memory cap of the component, in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_mb: usize,
+    /// Where compiled components are cached (default: `$XDG_CACHE_HOME/logport/wasm` or `~/.cache/logport/wasm`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Format of the log lines on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// Options of `logport up`. This command line is a contract: keep it stable.
@@ -121,7 +151,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => {
             init_tracing(args.log_format);
-            up::run(args)
+            up::run(*args)
+        }
+        Command::Consume(args) => {
+            init_tracing(args.log_format);
+            consume::run(args)
+        }
+        Command::Agent(command) => {
+            init_tracing(LogFormat::Text);
+            agent::run(command)
         }
         #[cfg(feature = "wasm")]
         Command::ServeWasm(args) => {

@@ -2,6 +2,7 @@
 //! twice and builds the SLS response.
 
 mod admin;
+mod consumer;
 mod logs;
 #[cfg(feature = "query")]
 mod query;
@@ -48,6 +49,7 @@ pub(crate) async fn run(
         Route::Context(logstore) => query::context(engine, call, &logstore).await,
         // Served by `shipper::run` when the API has a shipper (see `Api::with_shipper`).
         Route::Shipper { .. } => Err(ApiError::not_found("shipping is not served by this endpoint")),
+        Route::ConsumerGroup(consumer_call) => consumer::run(engine, call, consumer_call).await,
         #[cfg(not(feature = "query"))]
         Route::GetLogs(_) | Route::GetLogsV1(_) | Route::Histogram(_) | Route::Context(_) => {
             Err(ApiError::not_found("queries are served by the query function of this deployment"))

@@ -223,6 +223,7 @@ impl Engine {
     }
 
     async fn purge_incarnation(&self, project: &str, record: &LogstoreRecord) -> Result<()> {
+        self.purge_consumer_groups(project, record).await?;
         let incarnation = &record.incarnation;
         let mut partitions = vec![
             keys::heads(project, &record.name, incarnation),

@@ -80,3 +80,26 @@ pub fn segment_object_time(key: &str) -> Option<i64> {
     let name = key.rsplit('/').next()?;
     name.split('-').next()?.parse().ok()
 }
+
+/// Partition of a logstore's consumer groups (config + leases, one item per group); sort key =
+/// the group name.
+pub fn consumer_groups(project: &str, logstore: &str, incarnation: &str) -> String {
+    format!("consumergroups#{project}#{logstore}#{incarnation}")
+}
+
+/// The item counting a logstore's consumer groups (the quota), in its own partition.
+pub fn consumer_group_count(project: &str, logstore: &str, incarnation: &str) -> (String, &'static str) {
+    (format!("cgcount#{project}#{logstore}#{incarnation}"), "count")
+}
+
+/// Partition of a consumer group's checkpoints; sort key = [`shard_sk`]. The group's own
+/// incarnation keeps a group deleted and created again from seeing old checkpoints.
+pub fn consumer_checkpoints(
+    project: &str,
+    logstore: &str,
+    incarnation: &str,
+    group: &str,
+    group_incarnation: &str,
+) -> String {
+    format!("cgcheckpoints#{project}#{logstore}#{incarnation}#{group}#{group_incarnation}")
+}

@@ -13,6 +13,7 @@
 //! gaps and no duplicates, with any number of writers in any number of processes.
 
 mod admin;
+mod consumer;
 mod ingest;
 pub mod keys;
 mod pull;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
 pub use admin::{LogstoreSettings, ProjectSettings};
+pub use consumer::{Assignment, CheckpointEntry, ConsumerGroupSettings, MAX_CONSUMER_GROUPS};
 pub use ingest::{Batch, PutOutcome, ShardTarget};
 pub use pull::{CursorFrom, PullOutcome};
 pub use retention::SweepReport;
@@ -69,6 +71,15 @@ pub enum EngineError {
     Storage(#[from] StoreError),
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    #[error("consumer group '{0}' does not exist")]
+    ConsumerGroupNotExist(String),
+    #[error("consumer group '{0}' already exists")]
+    ConsumerGroupAlreadyExist(String),
+    #[error("{0}")]
+    ConsumerGroupQuotaExceed(String),
+    /// A checkpoint from a consumer that does not hold the shard's lease (or holds an older one).
+    #[error("{0}")]
+    ConsumerNotMatch(String),
 }
 
 /// Result of engine calls.

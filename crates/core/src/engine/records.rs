@@ -118,3 +118,51 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|error| EngineError::Corrupt(format!("{what}: {error}")))
 }
+
+/// A consumer group: its settings and its whole lease state, in one item, so that a heartbeat
+/// reads and writes the assignment atomically (one conditional put on the item's version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroupRecord {
+    pub name: String,
+    /// Random id of this incarnation of the name; part of its checkpoints' partition key.
+    pub incarnation: String,
+    /// Seconds without a heartbeat after which a consumer loses its shards.
+    pub timeout: u32,
+    /// SLS's `order` flag (consume a split shard's parent before its children). Stored and
+    /// returned; Logport has no shard split, so it changes nothing.
+    pub order: bool,
+    pub create_time: i64,
+    /// Live consumers: name → unix time of the last heartbeat.
+    #[serde(default)]
+    pub consumers: std::collections::BTreeMap<String, i64>,
+    /// One lease per shard.
+    #[serde(default)]
+    pub leases: std::collections::BTreeMap<u32, Lease>,
+}
+
+/// The lease of one shard inside a consumer group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The consumer holding the shard, if any.
+    pub owner: Option<String>,
+    /// Fencing counter: +1 every time the shard is granted, so a grant is named by (shard,
+    /// counter) and a holder of an older grant can be told apart from the current one.
+    pub counter: u64,
+    /// The shard is being taken from its owner to balance the group: it is no longer in the
+    /// owner's heartbeat answers, and moves once the owner stops listing it (or times out).
+    #[serde(default)]
+    pub revoking: bool,
+    /// The grant was returned to the owner in a heartbeat answer. Until then the owner cannot
+    /// list the shard, so its absence from the owner's heartbeat does not release it.
+    #[serde(default)]
+    pub delivered: bool,
+}
+
+/// The last checkpoint of one shard of a consumer group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub cursor: String,
+    /// Microseconds since the epoch.
+    pub update_time_us: i64,
+    pub consumer: String,
+}

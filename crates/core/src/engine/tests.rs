@@ -293,3 +293,99 @@ fn bad_batches_are_refused_before_anything_is_stored() {
     ));
     assert!(block_on(f.objects.list("proj/")).unwrap().is_empty());
 }
+
+#[test]
+fn consumer_groups_quota_checkpoints_and_fencing() {
+    let f = fixture(2, 30);
+    let engine = &f.engine;
+    let settings = ConsumerGroupSettings { timeout: 10, order: false };
+    block_on(async {
+        for index in 0..MAX_CONSUMER_GROUPS {
+            engine.create_consumer_group("proj", "store", &format!("g{index}"), settings).await.unwrap();
+        }
+        assert!(matches!(
+            engine.create_consumer_group("proj", "store", "g0", settings).await,
+            Err(EngineError::ConsumerGroupAlreadyExist(_))
+        ));
+        assert!(matches!(
+            engine.create_consumer_group("proj", "store", "g10", settings).await,
+            Err(EngineError::ConsumerGroupQuotaExceed(_))
+        ));
+        engine.delete_consumer_group("proj", "store", "g9").await.unwrap();
+        engine.create_consumer_group("proj", "store", "g10", settings).await.unwrap();
+        assert_eq!(engine.list_consumer_groups("proj", "store").await.unwrap().len(), MAX_CONSUMER_GROUPS);
+        engine.update_consumer_group("proj", "store", "g0", Some(20), Some(true)).await.unwrap();
+        let g0 = engine.consumer_group("proj", "store", "g0").await.unwrap();
+        assert_eq!((g0.timeout, g0.order), (20, true));
+        assert!(matches!(
+            engine.update_consumer_group("proj", "store", "nope", Some(20), None).await,
+            Err(EngineError::ConsumerGroupNotExist(_))
+        ));
+
+        // Never checkpointed: one entry per shard with an empty cursor.
+        let entries = engine.checkpoints("proj", "store", "g1", None).await.unwrap();
+        assert_eq!(entries.iter().map(|e| (e.shard, e.cursor.as_str())).collect::<Vec<_>>(), vec![(0, ""), (1, "")]);
+
+        let a = engine.consumer_heartbeat("proj", "store", "g1", "a", &[]).await.unwrap();
+        assert_eq!(a.len(), 2);
+        let b = engine.consumer_heartbeat("proj", "store", "g1", "b", &[]).await.unwrap();
+        assert!(b.is_empty());
+        let begin = engine.cursor("proj", "store", 0, CursorFrom::Begin).await.unwrap();
+        engine.update_checkpoint("proj", "store", "g1", "a", 0, &begin, false, Some(a[0].counter)).await.unwrap();
+        // b does not hold shard 0: refused, with or without forceSuccess.
+        for force in [false, true] {
+            assert!(matches!(
+                engine.update_checkpoint("proj", "store", "g1", "b", 0, &begin, force, None).await,
+                Err(EngineError::ConsumerNotMatch(_))
+            ));
+        }
+        // A stale grant counter is refused too.
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g1", "a", 0, &begin, false, Some(a[0].counter + 7)).await,
+            Err(EngineError::ConsumerNotMatch(_))
+        ));
+        // Bad cursors and shards.
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g1", "a", 0, "!!", false, None).await,
+            Err(EngineError::InvalidCursor(_))
+        ));
+        let past_end = crate::cursor::encode(99);
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g1", "a", 0, &past_end, false, None).await,
+            Err(EngineError::CursorOutOfRange(_))
+        ));
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g1", "a", 5, &begin, false, None).await,
+            Err(EngineError::ShardNotExist(5))
+        ));
+        assert!(matches!(
+            engine.consumer_heartbeat("proj", "store", "g1", "bad name", &[]).await,
+            Err(EngineError::InvalidName(_))
+        ));
+        let entries = engine.checkpoints("proj", "store", "g1", Some(0)).await.unwrap();
+        assert_eq!((entries[0].cursor.as_str(), entries[0].consumer.as_str()), (begin.as_str(), "a"));
+
+        // a goes silent: after the timeout b takes over, and a's late checkpoint is refused.
+        f.clock.0.fetch_add(11, Ordering::SeqCst);
+        let b = engine.consumer_heartbeat("proj", "store", "g1", "b", &[]).await.unwrap();
+        assert_eq!(b.len(), 2);
+        assert!(b.iter().all(|grant| grant.counter == 2));
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g1", "a", 0, &begin, true, None).await,
+            Err(EngineError::ConsumerNotMatch(_))
+        ));
+        // Nobody holds shards of g2: forceSuccess lets a tool set a checkpoint there.
+        engine.update_checkpoint("proj", "store", "g2", "", 1, &begin, true, None).await.unwrap();
+        assert!(matches!(
+            engine.update_checkpoint("proj", "store", "g2", "", 1, &begin, false, None).await,
+            Err(EngineError::ConsumerNotMatch(_))
+        ));
+
+        // Deleting the logstore removes its groups; a new logstore of the same name has none.
+        engine.delete_logstore("proj", "store").await.unwrap();
+        engine.create_logstore("proj", "store", LogstoreSettings::default()).await.unwrap();
+        assert!(engine.list_consumer_groups("proj", "store").await.unwrap().is_empty());
+        engine.create_consumer_group("proj", "store", "g1", settings).await.unwrap();
+        assert_eq!(engine.checkpoints("proj", "store", "g1", Some(0)).await.unwrap()[0].cursor, "");
+    });
+}

@@ -1,7 +1,11 @@
 //! Helpers shared by the benchmarks: test data, a real `logport up`, the bench project.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+
+use logport_core::codec::Compression;
+use logport_core::model::{Content, Log, LogGroup};
+use prost::Message;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -57,4 +61,50 @@ pub fn dir_size(path: &Path) -> u64 {
         }
     }
     total
+}
+
+/// A PutLogs body and its uncompressed size.
+pub struct Prepared {
+    pub body: Vec<u8>,
+    pub raw_size: usize,
+}
+
+/// PutLogs bodies (lz4) of log groups of about `batch_bytes` raw bytes, one log per line (`content`).
+pub fn build_batches(lines: &[&[u8]], batch_bytes: usize) -> Vec<Prepared> {
+    let mut batches = Vec::new();
+    let mut group = LogGroup { topic: Some("nginx".into()), source: Some("10.0.0.1".into()), ..Default::default() };
+    let mut size = 0;
+    for (index, line) in lines.iter().enumerate() {
+        let text = String::from_utf8_lossy(line).into_owned();
+        size += text.len() + 16;
+        group.logs.push(Log {
+            time: 1_700_000_000 + (index / 1000) as u32,
+            contents: vec![Content { key: "content".into(), value: text }],
+            time_ns: None,
+        });
+        if size >= batch_bytes {
+            batches.push(prepare(&group));
+            group.logs.clear();
+            size = 0;
+        }
+    }
+    if !group.logs.is_empty() {
+        batches.push(prepare(&group));
+    }
+    batches
+}
+
+pub fn prepare(group: &LogGroup) -> Prepared {
+    let raw = group.encode_to_vec();
+    Prepared { body: Compression::Lz4.compress(&raw), raw_size: raw.len() }
+}
+
+/// User + system CPU seconds of a process so far.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let mut text = String::new();
+    std::fs::File::open(format!("/proc/{pid}/stat")).unwrap().read_to_string(&mut text).unwrap();
+    let fields: Vec<&str> = text.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
 }

@@ -1,0 +1,444 @@
+//! The pipeline: tailers → assemblers → parsers → batches → sink (or the disk cache), with
+//! checkpoints and status written to the state directory.
+//!
+//! A batch's lines are committed (their offsets may enter the checkpoints) once the service has
+//! accepted the batch or it is safely in the disk cache. While the cache holds anything, new
+//! batches queue behind it so that the service receives them in order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use logport_core::model::{LogGroup, LogTag};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AgentConfig, Config};
+use crate::fs::Fs;
+use crate::parse::{Assembler, Event, Parser};
+use crate::sls::{PutLogs, Target};
+use crate::spool::{Spool, SpoolStats, write_atomic};
+use crate::tail::{Checkpoint, FileStatus, SourceSpec, TailStats, Tailer};
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    /// Unreachable, 5xx, throttled, refused credentials: try again later.
+    Retry(String),
+    /// The service will never take this batch (malformed): dropped and counted.
+    Reject(String),
+}
+
+/// Sends one request to the service.
+pub trait Sink {
+    fn send(&mut self, request: &PutLogs) -> Outcome;
+}
+
+/// Maps an HTTP status and body to an [`Outcome`].
+pub fn outcome_of(status: u16, body: &[u8]) -> Outcome {
+    let text = || String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
+    match status {
+        200..=299 => Outcome::Accepted,
+        400 | 413 | 415 => Outcome::Reject(format!("HTTP {status}: {}", text())),
+        _ => Outcome::Retry(format!("HTTP {status}: {}", text())),
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CheckpointFile {
+    sources: BTreeMap<String, Vec<Checkpoint>>,
+}
+
+/// Counters of the sending side.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendStats {
+    pub batches_sent: u64,
+    pub logs_sent: u64,
+    pub retries: u64,
+    pub rejected_batches: u64,
+    pub logs_unmatched: u64,
+    pub logs_dropped_unmatched: u64,
+    pub last_error: Option<String>,
+}
+
+/// The status file (`status.json` in the state directory; `logport agent status` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub time_ms: u64,
+    pub sources: Vec<SourceStatus>,
+    pub send: SendStats,
+    pub cache: SpoolStats,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub logstore: String,
+    pub tail: TailStats,
+    pub files: Vec<FileStatus>,
+}
+
+struct Batch {
+    path: PathBuf,
+    group: LogGroup,
+    bytes: usize,
+    started_ms: u64,
+    end: u64,
+}
+
+struct Source {
+    name: String,
+    logstore: String,
+    topic: Option<String>,
+    topic_from_path: Option<regex::Regex>,
+    parser: Parser,
+    tailer: Tailer,
+    assemblers: HashMap<u64, Assembler>,
+    paths: HashMap<u64, PathBuf>,
+    batches: BTreeMap<u64, Batch>,
+}
+
+/// The agent.
+pub struct Agent {
+    settings: AgentConfig,
+    target: Target,
+    sources: Vec<Source>,
+    spool: Spool,
+    source_ip: String,
+    hostname: String,
+    send: SendStats,
+    errors: Vec<String>,
+    last_checkpoint_ms: u64,
+    dirty: bool,
+    retry_at_ms: u64,
+    backoff_ms: u64,
+    polls: u64,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").field("sources", &self.sources.len()).finish_non_exhaustive()
+    }
+}
+
+fn checkpoint_path(state: &Path) -> PathBuf {
+    state.join("checkpoints.json")
+}
+
+impl Agent {
+    /// Builds the agent from a checked config. A source whose parser does not compile is reported
+    /// in status and skipped; the others run.
+    pub fn new(config: &Config, source_ip: String, hostname: String) -> Result<Agent, String> {
+        let settings = config.agent.clone();
+        std::fs::create_dir_all(&settings.state_dir)
+            .map_err(|error| format!("cannot create state_dir {}: {error}", settings.state_dir.display()))?;
+        let saved: CheckpointFile = match std::fs::read(checkpoint_path(&settings.state_dir)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
+                format!("corrupt checkpoint file {}: {error}", checkpoint_path(&settings.state_dir).display())
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => CheckpointFile::default(),
+            Err(error) => return Err(format!("cannot read checkpoints: {error}")),
+        };
+        let spool =
+            Spool::open(&settings.state_dir.join("cache"), settings.cache_max_bytes, settings.cache_max_age_s * 1000)
+                .map_err(|error| format!("cannot open the send cache: {error}"))?;
+        let mut errors = Vec::new();
+        let mut sources = Vec::new();
+        for source in &config.sources {
+            let (parser, topic_from_path) = match source.compile() {
+                Ok(compiled) => compiled,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            };
+            let started = saved.sources.contains_key(&source.name);
+            let checkpoints = saved.sources.get(&source.name).cloned().unwrap_or_default();
+            let spec = SourceSpec {
+                dir: source.dir.clone(),
+                pattern: source.pattern.clone(),
+                max_depth: source.max_depth,
+                backfill: source.backfill,
+                max_line: source.max_line_bytes,
+                idle_polls: source.idle_polls,
+            };
+            sources.push(Source {
+                name: source.name.clone(),
+                logstore: source.logstore.clone(),
+                topic: source.topic.clone(),
+                topic_from_path,
+                parser,
+                tailer: Tailer::new(spec, checkpoints, started),
+                assemblers: HashMap::new(),
+                paths: HashMap::new(),
+                batches: BTreeMap::new(),
+            });
+        }
+        let target = Target {
+            project: config.service.project.clone(),
+            logstore: String::new(),
+            key_id: config.service.access_key_id.clone(),
+            key_secret: config.service.access_key_secret.clone(),
+        };
+        Ok(Agent {
+            settings,
+            target,
+            sources,
+            spool,
+            source_ip,
+            hostname,
+            send: SendStats::default(),
+            errors,
+            last_checkpoint_ms: 0,
+            dirty: true,
+            retry_at_ms: 0,
+            backoff_ms: 100,
+            polls: 0,
+        })
+    }
+
+    /// One round: discover, read, parse, batch, send what is due, checkpoint at least every second.
+    pub fn step(&mut self, fs: &dyn Fs, sink: &mut dyn Sink, now_ms: u64, date: &str) {
+        self.polls += 1;
+        let read_time = (now_ms / 1000) as u32;
+        let batch_bytes = self.settings.batch_bytes;
+        for index in 0..self.sources.len() {
+            let source = &mut self.sources[index];
+            source.tailer.poll(fs);
+            let chunks = source.tailer.read();
+            let mut events = Vec::new();
+            for chunk in chunks {
+                let assembler = source.assemblers.entry(chunk.stream).or_default();
+                events.clear();
+                for line in &chunk.lines {
+                    assembler.push(source.parser.first_line.as_ref(), &line.bytes, line.end, now_ms, &mut events);
+                }
+                assembler.flush(now_ms, source.parser.flush_ms, chunk.finished, &mut events);
+                source.paths.insert(chunk.stream, chunk.path.clone());
+                Self::add_events(source, &mut self.send, chunk.stream, &chunk.path, &events, read_time, now_ms);
+            }
+            // Multiline events whose flush timeout passed with no new line.
+            let mut due = Vec::new();
+            for (&stream, assembler) in source.assemblers.iter_mut() {
+                let mut out = Vec::new();
+                assembler.flush(now_ms, source.parser.flush_ms, false, &mut out);
+                if !out.is_empty() {
+                    due.push((stream, out));
+                }
+            }
+            for (stream, out) in due {
+                let path = source.paths.get(&stream).cloned().unwrap_or_default();
+                Self::add_events(source, &mut self.send, stream, &path, &out, read_time, now_ms);
+            }
+        }
+        // Send full or old batches.
+        for index in 0..self.sources.len() {
+            let keys: Vec<u64> = self.sources[index]
+                .batches
+                .iter()
+                .filter(|(_, b)| {
+                    b.bytes >= batch_bytes || now_ms.saturating_sub(b.started_ms) >= self.settings.batch_ms
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            for key in keys {
+                self.flush_batch(index, key, sink, now_ms, date);
+            }
+        }
+        self.drain_cache(sink, now_ms, date);
+        for source in &mut self.sources {
+            source.tailer.close_done();
+            let live: std::collections::HashSet<u64> = source.tailer.stream_keys().collect();
+            source.assemblers.retain(|k, a| live.contains(k) || !a.is_empty());
+            source.paths.retain(|k, _| live.contains(k) || source.batches.contains_key(k));
+            if self.polls.is_multiple_of(600) {
+                source.tailer.prune_closed(fs);
+            }
+        }
+        // Soon after every commit (a kill -9 repeats only what was sent since the last save), and
+        // at least once a second while anything changes.
+        if self.dirty && now_ms.saturating_sub(self.last_checkpoint_ms) >= self.settings.checkpoint_ms.min(1000) {
+            self.save(now_ms);
+        }
+    }
+
+    fn add_events(
+        source: &mut Source,
+        send: &mut SendStats,
+        stream: u64,
+        path: &Path,
+        events: &[Event],
+        read_time: u32,
+        now_ms: u64,
+    ) {
+        for event in events {
+            let (log, matched) = source.parser.parse(&event.text, read_time);
+            if !matched {
+                send.logs_unmatched += 1;
+            }
+            let batch = source.batches.entry(stream).or_insert_with(|| Batch {
+                path: path.to_path_buf(),
+                group: LogGroup::default(),
+                bytes: 0,
+                started_ms: now_ms,
+                end: 0,
+            });
+            batch.end = batch.end.max(event.end);
+            match log {
+                Some(log) => {
+                    batch.bytes += log.encoded_len() + 8;
+                    batch.group.logs.push(log);
+                }
+                None => send.logs_dropped_unmatched += 1,
+            }
+        }
+    }
+
+    fn group_for(&self, source: &Source, path: &Path, mut group: LogGroup) -> LogGroup {
+        let path_text = path.to_string_lossy().into_owned();
+        let topic = source
+            .topic_from_path
+            .as_ref()
+            .and_then(|regex| regex.captures(&path_text))
+            .and_then(|c| c.get(1).map(|m| m.as_str().to_owned()))
+            .or_else(|| source.topic.clone());
+        group.topic = topic;
+        group.source = Some(self.source_ip.clone());
+        group.log_tags = vec![
+            LogTag { key: "__path__".into(), value: path_text },
+            LogTag { key: "__hostname__".into(), value: self.hostname.clone() },
+        ];
+        group
+    }
+
+    fn flush_batch(&mut self, index: usize, key: u64, sink: &mut dyn Sink, now_ms: u64, date: &str) {
+        let Some(batch) = self.sources[index].batches.remove(&key) else { return };
+        let end = batch.end;
+        if batch.group.logs.is_empty() {
+            self.sources[index].tailer.commit(key, end);
+            self.dirty = true;
+            return;
+        }
+        let group = self.group_for(&self.sources[index], &batch.path, batch.group);
+        let logstore = self.sources[index].logstore.clone();
+        let logs = group.logs.len() as u64;
+        let outcome = if self.spool.is_empty() {
+            self.target.logstore = logstore.clone();
+            sink.send(&PutLogs::request(&self.target, &group, date))
+        } else {
+            Outcome::Retry("queued behind the send cache".into())
+        };
+        match outcome {
+            Outcome::Accepted => {
+                self.send.batches_sent += 1;
+                self.send.logs_sent += logs;
+            }
+            Outcome::Reject(error) => {
+                self.send.rejected_batches += 1;
+                self.note_error(format!("batch of {logs} logs for {logstore} rejected: {error}"));
+            }
+            Outcome::Retry(error) => {
+                if let Err(io) = self.spool.push(now_ms, &logstore, &group.encode_to_vec()) {
+                    // Cannot cache: keep the lines uncommitted (they are re-read after a restart).
+                    self.note_error(format!("cannot write the send cache: {io}"));
+                    return;
+                }
+                if !error.starts_with("queued") {
+                    self.send.retries += 1;
+                    self.note_error(error);
+                    self.retry_at_ms = now_ms + self.backoff_ms;
+                }
+            }
+        }
+        self.sources[index].tailer.commit(key, end);
+        self.dirty = true;
+    }
+
+    fn drain_cache(&mut self, sink: &mut dyn Sink, now_ms: u64, date: &str) {
+        let mut sent = 0;
+        while now_ms >= self.retry_at_ms && sent < 64 {
+            let Some(cached) = self.spool.front(now_ms) else { break };
+            let Ok(group) = LogGroup::decode_bytes(&cached.group) else {
+                self.spool.remove(cached.seq);
+                continue;
+            };
+            self.target.logstore = cached.logstore.clone();
+            match sink.send(&PutLogs::request(&self.target, &group, date)) {
+                Outcome::Accepted => {
+                    self.spool.remove(cached.seq);
+                    self.send.batches_sent += 1;
+                    self.send.logs_sent += group.logs.len() as u64;
+                    self.backoff_ms = 100;
+                    sent += 1;
+                }
+                Outcome::Reject(error) => {
+                    self.spool.remove(cached.seq);
+                    self.send.rejected_batches += 1;
+                    self.note_error(format!("cached batch rejected: {error}"));
+                }
+                Outcome::Retry(error) => {
+                    self.send.retries += 1;
+                    self.note_error(error);
+                    self.backoff_ms = (self.backoff_ms * 2).min(10_000);
+                    self.retry_at_ms = now_ms + self.backoff_ms;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn note_error(&mut self, error: String) {
+        self.send.last_error = Some(error);
+    }
+
+    /// Sends every batch (or caches it) and writes checkpoints and status: for a clean stop.
+    /// Multiline events still open stay uncommitted; they are read again on the next start.
+    pub fn stop(&mut self, sink: &mut dyn Sink, now_ms: u64, date: &str) {
+        for index in 0..self.sources.len() {
+            let keys: Vec<u64> = self.sources[index].batches.keys().copied().collect();
+            for key in keys {
+                self.flush_batch(index, key, sink, now_ms, date);
+            }
+        }
+        self.drain_cache(sink, now_ms, date);
+        self.save(now_ms);
+    }
+
+    /// Writes checkpoints and status atomically.
+    pub fn save(&mut self, now_ms: u64) {
+        let mut file = CheckpointFile::default();
+        for source in &self.sources {
+            file.sources.insert(source.name.clone(), source.tailer.checkpoints());
+        }
+        let bytes = serde_json::to_vec(&file).expect("checkpoints serialise");
+        if let Err(error) = write_atomic(&checkpoint_path(&self.settings.state_dir), &bytes) {
+            self.note_error(format!("cannot write checkpoints: {error}"));
+        }
+        let status = serde_json::to_vec_pretty(&self.status(now_ms)).expect("status serialises");
+        if let Err(error) = write_atomic(&self.settings.state_dir.join("status.json"), &status) {
+            self.note_error(format!("cannot write status: {error}"));
+        }
+        self.last_checkpoint_ms = now_ms;
+        self.dirty = false;
+    }
+
+    pub fn status(&self, now_ms: u64) -> Status {
+        Status {
+            time_ms: now_ms,
+            sources: self
+                .sources
+                .iter()
+                .map(|s| SourceStatus {
+                    name: s.name.clone(),
+                    logstore: s.logstore.clone(),
+                    tail: s.tailer.stats(),
+                    files: s.tailer.files(),
+                })
+                .collect(),
+            send: self.send.clone(),
+            cache: self.spool.stats(),
+            errors: self.errors.clone(),
+        }
+    }
+}
