@@ -15,11 +15,12 @@ VENV="${LOGPORT_VENV:-$REPO/.venv}"
 : "${LOGPORT_WASM_BIN:?}" "${LOGPORT_WASM_COMPONENTS:?}" "${LOGPORT_S3_BUCKET:?}" "${LOGPORT_AWS_ENDPOINT:?}"
 [ "${1:-}" = up ] || { echo "serve-wasm-up: only 'up' is supported" >&2; exit 2; }
 shift
-listen=127.0.0.1:0 table="" prefix="" key_id="" key_secret="" insecure=false create=false names=""
+listen=127.0.0.1:0 table="" prefix="" max_body="" key_id="" key_secret="" insecure=false create=false names=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen="$2"; shift 2 ;;
-    --data-dir | --backend | --max-body-bytes | --log-format) shift 2 ;;
+    --data-dir | --backend | --log-format) shift 2 ;;
+    --max-body-bytes) max_body="$2"; shift 2 ;;
     --access-key-id) key_id="$2"; shift 2 ;;
     --access-key-secret) key_secret="$2"; shift 2 ;;
     --insecure-no-auth) insecure=true; shift ;;
@@ -56,6 +57,6 @@ exec env SPIN_VARIABLE_S3_BUCKET="$LOGPORT_S3_BUCKET" SPIN_VARIABLE_S3_PREFIX="$
   SPIN_VARIABLE_AWS_REGION="${AWS_REGION:-us-east-1}" SPIN_VARIABLE_AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:?}" \
   SPIN_VARIABLE_AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:?}" SPIN_VARIABLE_ACCESS_KEY_ID="$key_id" \
   SPIN_VARIABLE_ACCESS_KEY_SECRET="$key_secret" SPIN_VARIABLE_INSECURE_NO_AUTH="$insecure" \
-  SPIN_VARIABLE_SERVER_NAMES="$names" \
+  SPIN_VARIABLE_SERVER_NAMES="$names" SPIN_VARIABLE_MAX_BODY_BYTES="$max_body" \
   "$LOGPORT_WASM_BIN" serve-wasm --manifest "$REPO/spin.toml" --components-dir "$LOGPORT_WASM_COMPONENTS" \
   --listen "$listen" --allow-missing

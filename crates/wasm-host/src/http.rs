@@ -56,6 +56,17 @@ impl HttpFunction {
         self.limits
     }
 
+    /// Creates a store and instantiates the component in it, as a request does before its
+    /// handler runs, and returns how long that took: the per-request cost of the pre-instantiated
+    /// component (measured by `logport serve-wasm` at start and by the `edge` benchmark).
+    pub async fn time_instantiation(&self) -> Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        let wasi = WasiCtx::builder().envs(&self.env).build();
+        let mut store = self.host.store(wasi, self.limits);
+        self.pre.instantiate_async(&mut store).await?;
+        Ok(started.elapsed())
+    }
+
     /// Answers one request in a new instance. Never fails: a component that traps (its memory
     /// or CPU cap, a panic) or answers nothing is `500 FunctionTrapped`, with the reason.
     pub async fn handle<B>(&self, request: hyper::Request<B>) -> hyper::Response<HyperOutgoingBody>
@@ -77,6 +88,7 @@ impl HttpFunction {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let request = origin_form(request);
         let wasi = WasiCtx::builder().envs(&self.env).inherit_stderr().build();
         let mut store = self.host.store(wasi, self.limits);
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -100,6 +112,22 @@ impl HttpFunction {
     }
 }
 
+/// The request with an origin-form target (path and query) when it carries a Host header, so the
+/// component's authority is the Host, as `logport up` reads it. A client going through an HTTP
+/// proxy sends an absolute target naming the proxy (the SLS SDKs' proxy mode: the project is in
+/// the Host, `<project>.<endpoint>`), and wasmtime prefers the target's authority to the Host.
+fn origin_form<B>(request: hyper::Request<B>) -> hyper::Request<B> {
+    if request.uri().authority().is_none() || !request.headers().contains_key(hyper::header::HOST) {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    let target = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    if let Ok(uri) = target.parse() {
+        parts.uri = uri;
+    }
+    hyper::Request::from_parts(parts, body)
+}
+
 /// An SLS-style error answer from the host itself.
 pub(crate) fn error_response(status: u16, code: &str, message: &str) -> hyper::Response<HyperOutgoingBody> {
     let body = serde_json::json!({ "errorCode": code, "errorMessage": message }).to_string();
@@ -109,4 +137,28 @@ pub(crate) fn error_response(status: u16, code: &str, message: &str) -> hyper::R
         .header("x-log-requestid", "wasm-host")
         .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync())
         .expect("a valid response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_form;
+
+    fn request(target: &str, host: Option<&str>) -> hyper::Request<()> {
+        let mut builder = hyper::Request::builder().uri(target);
+        if let Some(host) = host {
+            builder = builder.header("host", host);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn the_host_header_names_the_authority_of_a_proxied_request() {
+        let proxied = origin_form(request("http://127.0.0.1:3000/logstores?x=1", Some("proj.127.0.0.1")));
+        assert_eq!(proxied.uri().to_string(), "/logstores?x=1");
+        assert_eq!(proxied.headers()["host"], "proj.127.0.0.1");
+        // Without a Host header the target's authority is all there is: kept.
+        let bare = origin_form(request("http://proj.example.com/", None));
+        assert_eq!(bare.uri().authority().unwrap().as_str(), "proj.example.com");
+        assert_eq!(origin_form(request("/a", Some("h"))).uri().to_string(), "/a");
+    }
 }
