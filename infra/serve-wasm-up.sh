@@ -18,6 +18,7 @@ shift
 listen=127.0.0.1:0 table="" prefix="" max_body="" key_id="" key_secret="" insecure=false create=false names=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --*=*) flag="${1%%=*}"; value="${1#*=}"; shift; set -- "$flag" "$value" "$@" ;;
     --listen) listen="$2"; shift 2 ;;
     --data-dir | --backend | --log-format) shift 2 ;;
     --max-body-bytes) max_body="$2"; shift 2 ;;

@@ -77,7 +77,8 @@ class Server:
         self._stderr = open(self.stderr_path, "wb")
         self.process = subprocess.Popen(
             [binary, "up", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-             "--access-key-id", key_id, "--access-key-secret", key_secret] + backend_args(self.data_dir),
+             # `--flag=value`: a random secret may begin with '-', which would read as a flag.
+             "--access-key-id=" + key_id, "--access-key-secret=" + key_secret] + backend_args(self.data_dir),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
             env=dict(os.environ, NO_COLOR="1"),  # plain text in the stderr tail of failure reports
         )
