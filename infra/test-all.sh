@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4ds] %s\n' "$SECONDS" "$*"; }
 
 step "toolchain: wasm32-wasip2 target, clang and wasi-libc (the query component's zstd)"
 eval "$(bash infra/wasm-toolchain.sh)"
