@@ -116,6 +116,10 @@ struct Stream {
     committed: u64,
     /// A copy took over `(from, to)`: once committed reaches `from`, it jumps to `to`.
     skip: Option<(u64, u64)>,
+    /// Copies (copytruncate) that continue this file's content from `upto`: until this stream has
+    /// committed up to `upto`, a copy's committed offset (its checkpoint) follows this stream's,
+    /// so that lines read here but not yet sent are read again from the copy after a crash.
+    heirs: Vec<(u64, u64)>,
     size: u64,
     mtime_ns: u64,
     seen: bool,
@@ -148,8 +152,10 @@ impl Stream {
 /// A truncated file's last head and line offset, for a copy that shows up in the same poll.
 #[derive(Debug)]
 struct Truncated {
+    key: u64,
     head: Vec<u8>,
     line_start: u64,
+    committed: u64,
 }
 
 /// Follows the files of one source.
@@ -238,7 +244,17 @@ impl Tailer {
         }
     }
 
-    fn add_stream(&mut self, file: Box<dyn OpenFile>, meta: Meta, head: Vec<u8>, path: PathBuf, offset: u64) {
+    /// Adds a stream read from `offset`, handled up to `committed` (below `offset` when a copy
+    /// takes over lines its original read but has not committed yet).
+    fn add_stream(
+        &mut self,
+        file: Box<dyn OpenFile>,
+        meta: Meta,
+        head: Vec<u8>,
+        path: PathBuf,
+        offset: u64,
+        committed: u64,
+    ) -> u64 {
         let key = self.next_key;
         self.next_key += 1;
         self.streams.push(Stream {
@@ -250,8 +266,9 @@ impl Tailer {
             path,
             read: offset,
             partial: Vec::new(),
-            committed: offset,
+            committed: committed.min(offset),
             skip: None,
+            heirs: Vec::new(),
             size: meta.size,
             mtime_ns: meta.mtime_ns,
             seen: true,
@@ -259,6 +276,7 @@ impl Tailer {
             ended: false,
             idle: 0,
         });
+        key
     }
 
     /// Discovers files and recognises rotations (see the module documentation).
@@ -317,12 +335,17 @@ impl Tailer {
                 );
             }
             stream.ended = true;
-            truncated.push(Truncated { head: stream.head.clone(), line_start: stream.line_start() });
+            truncated.push(Truncated {
+                key: stream.key,
+                head: stream.head.clone(),
+                line_start: stream.line_start(),
+                committed: stream.committed,
+            });
             self.stats.truncations += 1;
             match fs.open(&path) {
                 Ok(file) => {
                     let head = read_head(file.as_ref(), meta.size).unwrap_or_default();
-                    self.add_stream(file, meta, head, path, 0);
+                    self.add_stream(file, meta, head, path, 0, 0);
                 }
                 Err(error) => self.error(format!("cannot open {}: {error}", path.display())),
             }
@@ -357,6 +380,11 @@ impl Tailer {
     }
 
     fn open_unknown(&mut self, fs: &dyn Fs, path: PathBuf, meta: Meta, truncated: &[Truncated]) {
+        // Nothing to read yet, and nothing to recognise it by: a copy being made (copytruncate)
+        // is empty for an instant, and taken for a new file it would be read again from 0.
+        if meta.size == 0 {
+            return;
+        }
         // A closed file that has not changed stays closed (no open per poll for idle files).
         if let Some(checkpoint) = self.closed.get_mut(&(meta.dev, meta.ino))
             && checkpoint.size == meta.size
@@ -383,6 +411,10 @@ impl Tailer {
             }
         };
         let mut offset = None;
+        // Where the new stream is handled up to, when it takes over from another (a copy).
+        let mut committed = None;
+        // The stream a copy takes over from, and the offset it takes over at.
+        let mut original_key = None;
         if let Some(checkpoint) = self.closed.remove(&(meta.dev, meta.ino)) {
             let len = checkpoint.head_len as usize;
             if head.len() >= len && xxh3_64(&head[..len]) == checkpoint.head_hash && meta.size >= checkpoint.offset {
@@ -405,6 +437,8 @@ impl Tailer {
                 .find(|s| !s.ended && s.head.len() >= COPY_MATCH_MIN && same_prefix(&s.head, &head));
             if let Some(original) = live {
                 let start = original.line_start().min(meta.size);
+                committed = Some(original.committed.min(start));
+                original_key = Some(original.key);
                 // The original skips what the copy now covers.
                 if meta.size > original.line_start() {
                     let from = original.line_start();
@@ -421,7 +455,16 @@ impl Tailer {
             } else if let Some(record) =
                 truncated.iter().find(|t| t.head.len() >= COPY_MATCH_MIN && same_prefix(&t.head, &head))
             {
-                offset = Some(record.line_start.min(meta.size));
+                let start = record.line_start.min(meta.size);
+                offset = Some(start);
+                committed = Some(record.committed.min(start));
+                original_key = Some(record.key);
+                // The ended original stops at its last line end: its unfinished last line is read
+                // whole from the copy, not sent as a fragment.
+                if let Some(original) = self.streams.iter_mut().find(|s| s.key == record.key) {
+                    original.read = original.line_start();
+                    original.partial.clear();
+                }
                 self.stats.copies_matched += 1;
             } else if let Some(index) = self.orphans.iter().position(|o| {
                 let len = o.head_len as usize;
@@ -451,7 +494,13 @@ impl Tailer {
                 self.first_poll
             );
         }
-        self.add_stream(file, meta, head, path, offset);
+        let key = self.add_stream(file, meta, head, path, offset, committed.unwrap_or(offset));
+        if let Some(original_key) = original_key
+            && let Some(original) = self.streams.iter_mut().find(|s| s.key == original_key)
+            && original.committed < offset
+        {
+            original.heirs.push((key, offset));
+        }
     }
 
     /// Reads what is new in every followed file, oldest stream first.
@@ -475,6 +524,37 @@ impl Tailer {
                     }
                 }
             };
+            let mut n = n;
+            if n > 0 {
+                // The fingerprint covers everything read (up to HEAD_MAX), so that a truncation
+                // followed by regrowth past `read` is told apart by the head, not only by the size.
+                // Checked after the read: if the file was truncated and rewritten before or while
+                // these bytes were read, its head differs now and the bytes are dropped (the next
+                // poll ends the stream and follows the new content from 0).
+                let want = (stream.read + n as u64).min(HEAD_MAX as u64);
+                match read_head(stream.file.as_ref(), want) {
+                    Ok(head) if head.len() >= stream.head.len() && head.starts_with(&stream.head) => {
+                        if head.len() > stream.head.len() {
+                            stream.head = head;
+                        }
+                    }
+                    Ok(_) => {
+                        if trace() {
+                            eprintln!(
+                                "agent-trace: head changed under read {} ino={} read={}",
+                                stream.path.display(),
+                                stream.ino,
+                                stream.read
+                            );
+                        }
+                        n = 0;
+                    }
+                    Err(error) => {
+                        lost_errors.push(format!("cannot read {}: {error}", stream.path.display()));
+                        n = 0;
+                    }
+                }
+            }
             if n == 0 {
                 eof = true;
             }
@@ -532,13 +612,25 @@ impl Tailer {
 
     /// Records that the pipeline has durably handled stream `stream` up to `offset`.
     pub fn commit(&mut self, stream: u64, offset: u64) {
+        let mut heirs = Vec::new();
         if let Some(s) = self.streams.iter_mut().find(|s| s.key == stream) {
             s.committed = s.committed.max(offset);
+            for &(heir, upto) in &s.heirs {
+                heirs.push((heir, offset.min(upto)));
+            }
+            let committed = s.committed;
+            s.heirs.retain(|&(_, upto)| committed < upto);
             if let Some((from, to)) = s.skip
                 && s.committed >= from
             {
                 s.committed = s.committed.max(to);
                 s.skip = None;
+            }
+        }
+        // The copies' content up to `upto` is the same bytes: handled here, handled there.
+        for (heir, offset) in heirs {
+            if let Some(h) = self.streams.iter_mut().find(|h| h.key == heir) {
+                h.committed = h.committed.max(offset);
             }
         }
     }
@@ -823,6 +915,131 @@ mod tests {
         let mut resumed = Tailer::new(spec(dir.path(), "*.log", true), saved, true);
         round(&mut resumed);
         assert_eq!(resumed.stats().bytes_lost, total - chunks[0].lines[0].end);
+    }
+
+    /// The classic copytruncate race: between two polls the file is copied, truncated and written
+    /// again past the offset already read, and its new first line equals the old one (a banner), so
+    /// neither the size nor a fingerprint of only the bytes seen at open tells the files apart.
+    /// The fingerprint must cover everything read (up to [`HEAD_MAX`]).
+    #[test]
+    fn truncation_with_regrowth_past_the_offset_is_seen_by_the_head_of_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let banner = "=== app started, same banner at the top of every file of this program ===\n";
+        append(&log, banner);
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", true), vec![], false);
+        // Opened while it holds the banner only: the head seen at open is the banner.
+        tailer.poll(&NativeFs);
+        append(&log, &lines(0..3));
+        let mut seen = Vec::new();
+        for chunk in tailer.read() {
+            for line in &chunk.lines {
+                seen.push(String::from_utf8(line.bytes.clone()).unwrap());
+                tailer.commit(chunk.stream, line.end);
+            }
+        }
+        tailer.close_done();
+        append(&log, &lines(3..6)); // not read yet
+        std::fs::copy(&log, dir.path().join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+        append(&log, banner);
+        append(&log, &lines(6..12)); // past the offset read before
+        seen.extend(round(&mut tailer));
+        seen.extend(round(&mut tailer));
+        let mut want = vec![banner.trim_end().to_owned(); 2];
+        want.extend(expect(0..12));
+        want.sort();
+        seen.sort();
+        assert_eq!(seen, want);
+        assert_eq!(tailer.stats().truncations, 1);
+        assert_eq!(tailer.stats().copies_matched, 1);
+    }
+
+    /// A copy listed at the instant it is created (empty) is not taken for a new file read from 0.
+    #[test]
+    fn an_empty_file_is_not_opened_until_it_has_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, "");
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", false), vec![], false);
+        round(&mut tailer);
+        append(&log, &lines(0..5));
+        let mut seen = round(&mut tailer);
+        append(&log, &lines(5..8));
+        let copy = dir.path().join("app.log.1");
+        append(&copy, ""); // the copy exists, its bytes are not there yet
+        seen.extend(round(&mut tailer));
+        std::fs::write(&copy, std::fs::read(&log).unwrap()).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+        append(&log, &lines(8..10));
+        seen.extend(round(&mut tailer));
+        seen.extend(round(&mut tailer));
+        seen.sort();
+        assert_eq!(seen, expect(0..10));
+    }
+
+    /// A copy takes over from the original at what the original had *read*; what the original had
+    /// read but not yet committed (a batch in flight) must stay in the checkpoints, or a kill -9
+    /// loses it. Both orders: the copy seen after the truncation, and before it.
+    #[test]
+    fn a_copy_keeps_the_originals_uncommitted_lines_in_the_checkpoints() {
+        for copy_seen_first in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("app.log");
+            append(&log, &lines(0..2));
+            let mut tailer = Tailer::new(spec(dir.path(), "app.log*", true), vec![], false);
+            assert_eq!(round(&mut tailer), expect(0..2));
+            append(&log, &lines(2..6));
+            tailer.poll(&NativeFs);
+            let in_flight = tailer.read(); // lines 2..6 read, their batch not yet accepted
+            assert_eq!(in_flight[0].lines.len(), 4);
+            append(&log, &lines(6..8));
+            std::fs::copy(&log, dir.path().join("app.log.1")).unwrap();
+            if copy_seen_first {
+                tailer.poll(&NativeFs);
+                let _ = tailer.read(); // lines 6..8 read from the copy, not committed either
+            }
+            std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+            append(&log, &lines(8..9));
+            tailer.poll(&NativeFs);
+            let _ = tailer.read();
+            // kill -9 now: nothing after line 2 was committed.
+            let saved = tailer.checkpoints();
+            let mut resumed = Tailer::new(spec(dir.path(), "app.log*", true), saved, true);
+            let mut got = round(&mut resumed);
+            got.extend(round(&mut resumed));
+            got.sort();
+            assert_eq!(got, expect(2..9), "copy seen first: {copy_seen_first}");
+        }
+    }
+
+    /// A checkpoint taken right after a read holds an identity that covers the bytes before its
+    /// offset: the inode reused by a file with the same first line and the same size is not
+    /// resumed in the middle.
+    #[test]
+    fn a_checkpoint_identifies_the_bytes_before_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let banner = "=== app started, same banner at the top of every file of this program ===\n";
+        append(&log, banner);
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log", true), vec![], false);
+        tailer.poll(&NativeFs);
+        append(&log, &lines(0..3));
+        for chunk in tailer.read() {
+            for line in &chunk.lines {
+                tailer.commit(chunk.stream, line.end);
+            }
+        }
+        let saved = tailer.checkpoints();
+        assert_eq!(saved[0].offset, std::fs::metadata(&log).unwrap().len());
+        // While down: the content is replaced in place by a file with the same banner.
+        std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+        append(&log, banner);
+        append(&log, &lines(10..13));
+        let mut resumed = Tailer::new(spec(dir.path(), "app.log", true), saved, true);
+        let mut want = vec![banner.trim_end().to_owned()];
+        want.extend(expect(10..13));
+        assert_eq!(round(&mut resumed), want);
     }
 
     #[test]
