@@ -442,3 +442,56 @@ impl Agent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::NativeFs;
+    use std::io::Write;
+
+    /// Accepts everything and counts the logs.
+    struct Accept(u64);
+
+    impl Sink for Accept {
+        fn send(&mut self, request: &PutLogs) -> Outcome {
+            self.0 += 1;
+            assert!(!request.body.is_empty());
+            Outcome::Accepted
+        }
+    }
+
+    fn saved_offsets(state: &Path) -> Vec<u64> {
+        let file: CheckpointFile = serde_json::from_slice(&std::fs::read(checkpoint_path(state)).unwrap()).unwrap();
+        file.sources["app"].iter().map(|c| c.offset).collect()
+    }
+
+    /// A `kill -9` repeats only what was sent after the last checkpoint: with the default
+    /// settings, the checkpoint written at the end of a step holds every batch that step sent,
+    /// however soon after the previous save.
+    #[test]
+    fn the_checkpoint_follows_every_accepted_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = logs.join("app.log");
+        let state = dir.path().join("state");
+        let text = format!(
+            "[service]\nendpoint = \"127.0.0.1:9\"\nproject = \"p\"\naccess_key_id = \"k\"\naccess_key_secret = \"s\"\n\
+             [agent]\nstate_dir = {state:?}\nbatch_ms = 0\n\
+             [[source]]\nname = \"app\"\nlogstore = \"l\"\ndir = {logs:?}\npattern = \"app.log\"\nbackfill = true\n"
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let mut agent = Agent::new(&config, "127.0.0.1".into(), "host".into()).unwrap();
+        let mut sink = Accept(0);
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let date = "Sun, 22 Nov 2026 19:00:00 GMT";
+        let mut now = 1_000_000;
+        for round in 0..5 {
+            writeln!(file, "line {round} of the log").unwrap();
+            now += 10; // polls 10 ms apart: far less than any save interval
+            agent.step(&NativeFs, &mut sink, now, date);
+            assert_eq!(sink.0, round + 1, "one batch per step");
+            assert_eq!(saved_offsets(&state), [std::fs::metadata(&log).unwrap().len()], "round {round}");
+        }
+    }
+}
