@@ -149,13 +149,16 @@ impl Stream {
     }
 }
 
-/// A truncated file's last head and line offset, for a copy that shows up in the same poll.
+/// A truncated file's last head and line offset, for a copy that shows up in the same poll or the
+/// next one (the listing of a poll can predate the copy while the stat that saw the truncation
+/// comes after it; by the next listing the copy, made before the truncation, is there).
 #[derive(Debug)]
 struct Truncated {
     key: u64,
     head: Vec<u8>,
     line_start: u64,
-    committed: u64,
+    /// Polls this record is still offered to new files in (this one and the next).
+    polls_left: u32,
 }
 
 /// Follows the files of one source.
@@ -167,6 +170,8 @@ pub struct Tailer {
     closed: HashMap<(u64, u64), Checkpoint>,
     /// Checkpoints whose inode turned out to hold other content.
     orphans: Vec<Checkpoint>,
+    /// Files found truncated in this poll or the previous one, for their copies.
+    truncated: Vec<Truncated>,
     /// Whether the source had been started before (then every unknown file is new: read from 0).
     started: bool,
     first_poll: bool,
@@ -224,6 +229,7 @@ impl Tailer {
             streams: Vec::new(),
             closed,
             orphans: Vec::new(),
+            truncated: Vec::new(),
             started,
             first_poll: true,
             next_key: 1,
@@ -289,7 +295,11 @@ impl Tailer {
         for stream in &mut self.streams {
             stream.seen = false;
         }
-        let mut truncated: Vec<Truncated> = Vec::new();
+        let mut truncated = std::mem::take(&mut self.truncated);
+        truncated.retain_mut(|t| {
+            t.polls_left = t.polls_left.saturating_sub(1);
+            t.polls_left > 0
+        });
         let mut unknown: Vec<(PathBuf, Meta)> = Vec::new();
         for path in paths {
             let meta = match fs.stat(&path) {
@@ -339,7 +349,7 @@ impl Tailer {
                 key: stream.key,
                 head: stream.head.clone(),
                 line_start: stream.line_start(),
-                committed: stream.committed,
+                polls_left: 2,
             });
             self.stats.truncations += 1;
             match fs.open(&path) {
@@ -354,8 +364,9 @@ impl Tailer {
         // its offset for a copy of that content (copytruncate during the downtime).
         unknown.sort_by_key(|(_, m)| !self.closed.contains_key(&(m.dev, m.ino)));
         for (path, meta) in unknown {
-            self.open_unknown(fs, path, meta, &truncated);
+            self.open_unknown(fs, path, meta, &mut truncated);
         }
+        self.truncated = truncated;
         for stream in &mut self.streams {
             if !stream.seen && !stream.ended {
                 stream.gone = true;
@@ -379,7 +390,7 @@ impl Tailer {
         self.started = true;
     }
 
-    fn open_unknown(&mut self, fs: &dyn Fs, path: PathBuf, meta: Meta, truncated: &[Truncated]) {
+    fn open_unknown(&mut self, fs: &dyn Fs, path: PathBuf, meta: Meta, truncated: &mut Vec<Truncated>) {
         // Nothing to read yet, and nothing to recognise it by: a copy being made (copytruncate)
         // is empty for an instant, and taken for a new file it would be read again from 0.
         if meta.size == 0 {
@@ -452,17 +463,22 @@ impl Tailer {
                 }
                 offset = Some(start);
                 self.stats.copies_matched += 1;
-            } else if let Some(record) =
-                truncated.iter().find(|t| t.head.len() >= COPY_MATCH_MIN && same_prefix(&t.head, &head))
+            } else if let Some(index) =
+                truncated.iter().position(|t| t.head.len() >= COPY_MATCH_MIN && same_prefix(&t.head, &head))
             {
+                // One copy per truncation.
+                let record = truncated.remove(index);
                 let start = record.line_start.min(meta.size);
                 offset = Some(start);
-                committed = Some(record.committed.min(start));
                 original_key = Some(record.key);
-                // The ended original stops at its last line end: its unfinished last line is read
-                // whole from the copy, not sent as a fragment.
+                // Still open: what it has committed (its batch may be in flight). Closed: it was
+                // fully handled.
+                committed = Some(start);
                 if let Some(original) = self.streams.iter_mut().find(|s| s.key == record.key) {
-                    original.read = original.line_start();
+                    committed = Some(original.committed.min(start));
+                    // The ended original stops at its last line end: an unfinished last line
+                    // not yet sent is read whole from the copy, not sent as a fragment.
+                    original.read = original.read.min(original.line_start().max(start));
                     original.partial.clear();
                 }
                 self.stats.copies_matched += 1;
@@ -952,6 +968,32 @@ mod tests {
         seen.sort();
         assert_eq!(seen, want);
         assert_eq!(tailer.stats().truncations, 1);
+        assert_eq!(tailer.stats().copies_matched, 1);
+    }
+
+    /// The poll's listing can predate the copy while its stat sees the truncation (the copy is
+    /// made just before the truncation): the copy shows up one poll later and is still recognised.
+    #[test]
+    fn a_copy_listed_one_poll_after_the_truncation_continues_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, "");
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", false), vec![], false);
+        round(&mut tailer);
+        append(&log, &lines(0..5));
+        let mut seen = round(&mut tailer);
+        append(&log, &lines(5..8));
+        // Made under a name the listing does not show yet, then truncated.
+        let hidden = dir.path().join("copy.tmp");
+        std::fs::copy(&log, &hidden).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+        append(&log, &lines(8..10));
+        seen.extend(round(&mut tailer));
+        std::fs::rename(&hidden, dir.path().join("app.log.1")).unwrap();
+        seen.extend(round(&mut tailer));
+        seen.extend(round(&mut tailer));
+        seen.sort();
+        assert_eq!(seen, expect(0..10));
         assert_eq!(tailer.stats().copies_matched, 1);
     }
 
