@@ -353,6 +353,11 @@ impl Agent {
         }
         self.sources[index].tailer.commit(key, end);
         self.dirty = true;
+        if self.settings.checkpoint_ms == 0 {
+            // Before the next request: a kill -9 during it (or any later one) repeats nothing of
+            // this batch. Only a kill between the service's answer and this write does.
+            self.save_checkpoints();
+        }
     }
 
     fn drain_cache(&mut self, sink: &mut dyn Sink, now_ms: u64, date: &str) {
@@ -405,8 +410,8 @@ impl Agent {
         self.save(now_ms);
     }
 
-    /// Writes checkpoints and status atomically.
-    pub fn save(&mut self, now_ms: u64) {
+    /// Writes the checkpoints atomically.
+    fn save_checkpoints(&mut self) {
         let mut file = CheckpointFile::default();
         for source in &self.sources {
             file.sources.insert(source.name.clone(), source.tailer.checkpoints());
@@ -415,6 +420,11 @@ impl Agent {
         if let Err(error) = write_atomic(&checkpoint_path(&self.settings.state_dir), &bytes) {
             self.note_error(format!("cannot write checkpoints: {error}"));
         }
+    }
+
+    /// Writes checkpoints and status atomically.
+    pub fn save(&mut self, now_ms: u64) {
+        self.save_checkpoints();
         let status = serde_json::to_vec_pretty(&self.status(now_ms)).expect("status serialises");
         if let Err(error) = write_atomic(&self.settings.state_dir.join("status.json"), &status) {
             self.note_error(format!("cannot write status: {error}"));
@@ -461,8 +471,49 @@ mod tests {
     }
 
     fn saved_offsets(state: &Path) -> Vec<u64> {
-        let file: CheckpointFile = serde_json::from_slice(&std::fs::read(checkpoint_path(state)).unwrap()).unwrap();
-        file.sources["app"].iter().map(|c| c.offset).collect()
+        let Ok(bytes) = std::fs::read(checkpoint_path(state)) else { return Vec::new() };
+        let file: CheckpointFile = serde_json::from_slice(&bytes).unwrap();
+        let mut offsets: Vec<u64> = file.sources["app"].iter().map(|c| c.offset).collect();
+        offsets.sort();
+        offsets
+    }
+
+    /// Records, at each request, the offsets saved before it.
+    struct Recording {
+        state: PathBuf,
+        saved_before: Vec<Vec<u64>>,
+    }
+
+    impl Sink for Recording {
+        fn send(&mut self, _: &PutLogs) -> Outcome {
+            self.saved_before.push(saved_offsets(&self.state));
+            Outcome::Accepted
+        }
+    }
+
+    /// A batch's offsets are saved before the next request goes out: a kill -9 in the middle of a
+    /// step that sends several batches repeats none of those already accepted.
+    #[test]
+    fn each_accepted_batch_is_checkpointed_before_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("a.log"), "one\ntwo\n").unwrap();
+        std::fs::write(logs.join("b.log"), "three\nfour\nfive\n").unwrap();
+        let state = dir.path().join("state");
+        let text = format!(
+            "[service]\nendpoint = \"127.0.0.1:9\"\nproject = \"p\"\naccess_key_id = \"k\"\naccess_key_secret = \"s\"\n\
+             [agent]\nstate_dir = {state:?}\nbatch_ms = 0\n\
+             [[source]]\nname = \"app\"\nlogstore = \"l\"\ndir = {logs:?}\npattern = \"*.log\"\nbackfill = true\n"
+        );
+        let mut agent = Agent::new(&Config::from_toml(&text).unwrap(), "127.0.0.1".into(), "host".into()).unwrap();
+        let mut sink = Recording { state: state.clone(), saved_before: Vec::new() };
+        agent.step(&NativeFs, &mut sink, 1_000_000, "Sun, 22 Nov 2026 19:00:00 GMT");
+        assert_eq!(sink.saved_before.len(), 2, "one request per file");
+        // Before the second request, the first file's batch is in the saved checkpoints.
+        let first_sent = sink.saved_before[1].iter().copied().filter(|&o| o > 0).collect::<Vec<_>>();
+        assert!(first_sent == [8] || first_sent == [16], "{:?}", sink.saved_before);
+        assert_eq!(saved_offsets(&state), [8, 16]);
     }
 
     /// A `kill -9` repeats only what was sent after the last checkpoint: with the default
