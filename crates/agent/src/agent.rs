@@ -325,7 +325,14 @@ impl Agent {
         let logs = group.logs.len() as u64;
         let outcome = if self.spool.is_empty() {
             self.target.logstore = logstore.clone();
-            sink.send(&PutLogs::request(&self.target, &group, date))
+            if crate::tail::trace() {
+                eprintln!("agent-trace: send {} logs of {} up to {end}", logs, batch.path.display());
+            }
+            let outcome = sink.send(&PutLogs::request(&self.target, &group, date));
+            if crate::tail::trace() {
+                eprintln!("agent-trace: answer {outcome:?}");
+            }
+            outcome
         } else {
             Outcome::Retry("queued behind the send cache".into())
         };
@@ -357,6 +364,9 @@ impl Agent {
             // Before the next request: a kill -9 during it (or any later one) repeats nothing of
             // this batch. Only a kill between the service's answer and this write does.
             self.save_checkpoints();
+            if crate::tail::trace() {
+                eprintln!("agent-trace: checkpoints saved");
+            }
         }
     }
 

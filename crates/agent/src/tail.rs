@@ -210,7 +210,7 @@ fn last_line_end(file: &dyn OpenFile, size: u64) -> std::io::Result<u64> {
 }
 
 /// `LOGPORT_AGENT_TRACE=1`: every file decision on stderr (diagnosing rotations).
-fn trace() -> bool {
+pub(crate) fn trace() -> bool {
     static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *TRACE.get_or_init(|| std::env::var_os("LOGPORT_AGENT_TRACE").is_some())
 }
