@@ -215,6 +215,15 @@ pub(crate) fn trace() -> bool {
     *TRACE.get_or_init(|| std::env::var_os("LOGPORT_AGENT_TRACE").is_some())
 }
 
+/// Whether an opened file is the one `meta` (from a stat of its path) describes.
+fn same_file(file: &dyn OpenFile, meta: &Meta, path: &Path) -> bool {
+    let same = file.meta().is_ok_and(|m| m.dev == meta.dev && m.ino == meta.ino);
+    if !same && trace() {
+        eprintln!("agent-trace: {} replaced between stat and open ino={}", path.display(), meta.ino);
+    }
+    same
+}
+
 fn same_prefix(a: &[u8], b: &[u8]) -> bool {
     let n = a.len().min(b.len());
     a[..n] == b[..n]
@@ -353,10 +362,13 @@ impl Tailer {
             });
             self.stats.truncations += 1;
             match fs.open(&path) {
-                Ok(file) => {
+                // The path may name another file by now (rotated since the stat): then the inode's
+                // new content is found, as unknown, by the next poll.
+                Ok(file) if same_file(file.as_ref(), &meta, &path) => {
                     let head = read_head(file.as_ref(), meta.size).unwrap_or_default();
                     self.add_stream(file, meta, head, path, 0, 0);
                 }
+                Ok(_) => {}
                 Err(error) => self.error(format!("cannot open {}: {error}", path.display())),
             }
         }
@@ -414,6 +426,12 @@ impl Tailer {
                 return;
             }
         };
+        // Between the stat and the open, a rotation can rename the file and create another under
+        // its path: the descriptor would read one file under the other's identity (its content
+        // read twice, the other's never). Both are seen under their current paths next poll.
+        if !same_file(file.as_ref(), &meta, &path) {
+            return;
+        }
         let head = match read_head(file.as_ref(), meta.size) {
             Ok(head) => head,
             Err(error) => {
@@ -995,6 +1013,59 @@ mod tests {
         seen.sort();
         assert_eq!(seen, expect(0..10));
         assert_eq!(tailer.stats().copies_matched, 1);
+    }
+
+    /// Renames `path` to `to` and creates a new file there, just before the first open of `path`:
+    /// a rotation between the tailer's stat and its open.
+    #[derive(Debug)]
+    struct RotateOnOpen {
+        path: PathBuf,
+        to: PathBuf,
+        content: String,
+        done: std::cell::Cell<bool>,
+    }
+
+    impl Fs for RotateOnOpen {
+        fn read_dir(&self, dir: &Path) -> std::io::Result<Vec<crate::fs::Entry>> {
+            NativeFs.read_dir(dir)
+        }
+        fn stat(&self, path: &Path) -> std::io::Result<Meta> {
+            NativeFs.stat(path)
+        }
+        fn open(&self, path: &Path) -> std::io::Result<Box<dyn OpenFile>> {
+            if path == self.path && !self.done.replace(true) {
+                std::fs::rename(&self.path, &self.to).unwrap();
+                append(&self.path, &self.content);
+            }
+            NativeFs.open(path)
+        }
+    }
+
+    #[test]
+    fn a_rotation_between_stat_and_open_reads_both_files_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, &lines(0..3));
+        let mut tailer = Tailer::new(spec(dir.path(), "app.log*", true), vec![], true);
+        let rotating = RotateOnOpen {
+            path: log.clone(),
+            to: dir.path().join("app.log.1"),
+            content: lines(3..5),
+            done: false.into(),
+        };
+        tailer.poll(&rotating);
+        let mut seen = Vec::new();
+        for chunk in tailer.read() {
+            for line in &chunk.lines {
+                seen.push(String::from_utf8(line.bytes.clone()).unwrap());
+                tailer.commit(chunk.stream, line.end);
+            }
+        }
+        tailer.close_done();
+        seen.extend(round(&mut tailer));
+        seen.extend(round(&mut tailer));
+        seen.sort();
+        assert_eq!(seen, expect(0..5));
     }
 
     /// A copy listed at the instant it is created (empty) is not taken for a new file read from 0.
