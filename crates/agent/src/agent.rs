@@ -325,7 +325,14 @@ impl Agent {
         let logs = group.logs.len() as u64;
         let outcome = if self.spool.is_empty() {
             self.target.logstore = logstore.clone();
-            sink.send(&PutLogs::request(&self.target, &group, date))
+            if crate::tail::trace() {
+                eprintln!("agent-trace: send {} logs of {} up to {end}", logs, batch.path.display());
+            }
+            let outcome = sink.send(&PutLogs::request(&self.target, &group, date));
+            if crate::tail::trace() {
+                eprintln!("agent-trace: answer {outcome:?}");
+            }
+            outcome
         } else {
             Outcome::Retry("queued behind the send cache".into())
         };
@@ -353,6 +360,14 @@ impl Agent {
         }
         self.sources[index].tailer.commit(key, end);
         self.dirty = true;
+        if self.settings.checkpoint_ms == 0 {
+            // Before the next request: a kill -9 during it (or any later one) repeats nothing of
+            // this batch. Only a kill between the service's answer and this write does.
+            self.save_checkpoints();
+            if crate::tail::trace() {
+                eprintln!("agent-trace: checkpoints saved");
+            }
+        }
     }
 
     fn drain_cache(&mut self, sink: &mut dyn Sink, now_ms: u64, date: &str) {
@@ -405,8 +420,8 @@ impl Agent {
         self.save(now_ms);
     }
 
-    /// Writes checkpoints and status atomically.
-    pub fn save(&mut self, now_ms: u64) {
+    /// Writes the checkpoints atomically.
+    fn save_checkpoints(&mut self) {
         let mut file = CheckpointFile::default();
         for source in &self.sources {
             file.sources.insert(source.name.clone(), source.tailer.checkpoints());
@@ -415,6 +430,11 @@ impl Agent {
         if let Err(error) = write_atomic(&checkpoint_path(&self.settings.state_dir), &bytes) {
             self.note_error(format!("cannot write checkpoints: {error}"));
         }
+    }
+
+    /// Writes checkpoints and status atomically.
+    pub fn save(&mut self, now_ms: u64) {
+        self.save_checkpoints();
         let status = serde_json::to_vec_pretty(&self.status(now_ms)).expect("status serialises");
         if let Err(error) = write_atomic(&self.settings.state_dir.join("status.json"), &status) {
             self.note_error(format!("cannot write status: {error}"));
@@ -439,6 +459,100 @@ impl Agent {
             send: self.send.clone(),
             cache: self.spool.stats(),
             errors: self.errors.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::NativeFs;
+    use std::io::Write;
+
+    /// Accepts everything and counts the logs.
+    struct Accept(u64);
+
+    impl Sink for Accept {
+        fn send(&mut self, request: &PutLogs) -> Outcome {
+            self.0 += 1;
+            assert!(!request.body.is_empty());
+            Outcome::Accepted
+        }
+    }
+
+    fn saved_offsets(state: &Path) -> Vec<u64> {
+        let Ok(bytes) = std::fs::read(checkpoint_path(state)) else { return Vec::new() };
+        let file: CheckpointFile = serde_json::from_slice(&bytes).unwrap();
+        let mut offsets: Vec<u64> = file.sources["app"].iter().map(|c| c.offset).collect();
+        offsets.sort();
+        offsets
+    }
+
+    /// Records, at each request, the offsets saved before it.
+    struct Recording {
+        state: PathBuf,
+        saved_before: Vec<Vec<u64>>,
+    }
+
+    impl Sink for Recording {
+        fn send(&mut self, _: &PutLogs) -> Outcome {
+            self.saved_before.push(saved_offsets(&self.state));
+            Outcome::Accepted
+        }
+    }
+
+    /// A batch's offsets are saved before the next request goes out: a kill -9 in the middle of a
+    /// step that sends several batches repeats none of those already accepted.
+    #[test]
+    fn each_accepted_batch_is_checkpointed_before_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("a.log"), "one\ntwo\n").unwrap();
+        std::fs::write(logs.join("b.log"), "three\nfour\nfive\n").unwrap();
+        let state = dir.path().join("state");
+        let text = format!(
+            "[service]\nendpoint = \"127.0.0.1:9\"\nproject = \"p\"\naccess_key_id = \"k\"\naccess_key_secret = \"s\"\n\
+             [agent]\nstate_dir = {state:?}\nbatch_ms = 0\n\
+             [[source]]\nname = \"app\"\nlogstore = \"l\"\ndir = {logs:?}\npattern = \"*.log\"\nbackfill = true\n"
+        );
+        let mut agent = Agent::new(&Config::from_toml(&text).unwrap(), "127.0.0.1".into(), "host".into()).unwrap();
+        let mut sink = Recording { state: state.clone(), saved_before: Vec::new() };
+        agent.step(&NativeFs, &mut sink, 1_000_000, "Sun, 22 Nov 2026 19:00:00 GMT");
+        assert_eq!(sink.saved_before.len(), 2, "one request per file");
+        // Before the second request, the first file's batch is in the saved checkpoints.
+        let first_sent = sink.saved_before[1].iter().copied().filter(|&o| o > 0).collect::<Vec<_>>();
+        assert!(first_sent == [8] || first_sent == [16], "{:?}", sink.saved_before);
+        assert_eq!(saved_offsets(&state), [8, 16]);
+    }
+
+    /// A `kill -9` repeats only what was sent after the last checkpoint: with the default
+    /// settings, the checkpoint written at the end of a step holds every batch that step sent,
+    /// however soon after the previous save.
+    #[test]
+    fn the_checkpoint_follows_every_accepted_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = logs.join("app.log");
+        let state = dir.path().join("state");
+        let text = format!(
+            "[service]\nendpoint = \"127.0.0.1:9\"\nproject = \"p\"\naccess_key_id = \"k\"\naccess_key_secret = \"s\"\n\
+             [agent]\nstate_dir = {state:?}\nbatch_ms = 0\n\
+             [[source]]\nname = \"app\"\nlogstore = \"l\"\ndir = {logs:?}\npattern = \"app.log\"\nbackfill = true\n"
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let mut agent = Agent::new(&config, "127.0.0.1".into(), "host".into()).unwrap();
+        let mut sink = Accept(0);
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let date = "Sun, 22 Nov 2026 19:00:00 GMT";
+        let mut now = 1_000_000;
+        for round in 0..5 {
+            writeln!(file, "line {round} of the log").unwrap();
+            now += 10; // polls 10 ms apart: far less than any save interval
+            agent.step(&NativeFs, &mut sink, now, date);
+            assert_eq!(sink.0, round + 1, "one batch per step");
+            assert_eq!(saved_offsets(&state), [std::fs::metadata(&log).unwrap().len()], "round {round}");
         }
     }
 }

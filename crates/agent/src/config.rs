@@ -58,6 +58,8 @@ pub struct AgentConfig {
     #[serde(default = "d_batch_ms")]
     pub batch_ms: u64,
     /// Checkpoints are saved at most this often (and at least once a second) while offsets move.
+    /// 0 (the default): right after every poll in which a batch was accepted or cached, so that a
+    /// `kill -9` repeats only what was sent in the few milliseconds before it.
     #[serde(default = "d_checkpoint_ms")]
     pub checkpoint_ms: u64,
     #[serde(default = "d_cache_max_bytes")]
@@ -80,7 +82,7 @@ fn d_batch_ms() -> u64 {
     500
 }
 fn d_checkpoint_ms() -> u64 {
-    100
+    0
 }
 fn d_cache_max_bytes() -> u64 {
     256 << 20
