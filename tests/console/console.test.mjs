@@ -247,6 +247,7 @@ async function run() {
     const endPosition = Number(Buffer.from(end.cursor, 'base64').toString());
     const lagText = await page.textContent('#logstore-detail .group[data-group="siem"] tr.checkpoint:first-child td.lag');
     assert.equal(lagText, String(endPosition - 1));
+    await shot(page, '09-consumer-groups');
     await page.fill('#new-logstore', 'BAD NAME');
     await page.$eval('#new-logstore', (input) => input.removeAttribute('pattern'));
     await page.click('#stores-page button[type=submit]');
@@ -254,7 +255,7 @@ async function run() {
     await page.fill('#new-logstore', 'audit');
     await page.click('#stores-page button[type=submit]');
     await page.waitForFunction(() => [...document.querySelectorAll('table.stores td:first-child')].some((td) => td.textContent === 'audit'));
-    await shot(page, '09-logstores');
+    await shot(page, '10-logstore-created');
 
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   } catch (error) {
@@ -280,7 +281,7 @@ async function run() {
     await page.selectOption('#range', '3600');
     await page.click('#run');
     await page.waitForFunction((n) => document.querySelector('#hit-count')?.textContent === String(n), LOGS);
-    await shot(page, '10-dev-mode');
+    await shot(page, '11-dev-mode');
   } finally {
     await browser2.close();
     dev.child.kill('SIGTERM');
