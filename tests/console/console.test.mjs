@@ -185,6 +185,19 @@ async function run() {
     assert.equal(await page.locator('#sql-chart circle.point').count(), 3);
     await shot(page, '05-sql-line');
 
+    step('a large SQL result: table pages of 50, chart of the first 500 rows');
+    await page.fill('#query', '* | select seq, status order by seq limit 1000');
+    await page.click('#run');
+    await page.waitForFunction((n) => document.querySelector('#sql-page-info')?.textContent === `Rows 1–50 of ${n}`, LOGS);
+    assert.equal(await page.locator('#sql-table tbody tr').count(), 50);
+    await page.click('#sql-next');
+    await page.waitForFunction((n) => document.querySelector('#sql-page-info')?.textContent === `Rows 51–100 of ${n}`, LOGS);
+    const { data: sqlRows } = await api('POST', '/logstores/web/logs', { body: { from: Math.floor(Date.now() / 1000) - 900, to: Math.floor(Date.now() / 1000) + 1, query: '* | select seq, status order by seq limit 1000' } });
+    assert.equal(sqlRows.length, LOGS);
+    assert.equal(await page.textContent('#sql-table tbody tr:first-child td:first-child'), sqlRows[50].seq);
+    assert.equal(await page.locator('#sql-chart rect.bar').count(), 500);
+    assert.match(await page.textContent('#sql-chart .note'), /first 500 of 600 rows/);
+
     step("a bad query shows the server's message next to the query box");
     const bad = '* | select nosuchcolumn from log';
     let expected;

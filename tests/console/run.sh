@@ -29,5 +29,8 @@ if [ -z "${LOGPORT_BIN:-}" ]; then
   LOGPORT_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport"
 fi
 
+# The signer against the official SDK's signatures, and the search helpers (no browser).
+node --test "$here/unit.test.mjs"
+
 rm -rf "$here/artifacts"
 LOGPORT_BIN="$LOGPORT_BIN" ARTIFACTS="$here/artifacts" node "$here/console.test.mjs"

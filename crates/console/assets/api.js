@@ -66,17 +66,20 @@ export function canonicalRequest(method, path, params, headers, payloadHash) {
   return `${method}\n${path}\n${query}\n${lines}\n${names.join(';')}\n${payloadHash}`;
 }
 
-/** Signs a request: returns the headers to send (Host is set by the browser, but signed). */
-export async function signV4(session, method, path, params, headers, body, now = new Date()) {
+/**
+ * Signs a request: returns the headers to send (Host is set by the browser, but signed). `path`
+ * is unencoded; `params` are decoded values.
+ */
+export async function signV4(session, method, path, params, headers, body, { now = new Date(), region = REGION, host = location.host } = {}) {
   const time = v4Time(now);
   const day = time.slice(0, 8);
   const payloadHash = await sha256Hex(body);
-  const signed = { ...headers, 'x-log-date': time, 'x-log-content-sha256': payloadHash, host: location.host };
+  const signed = { ...headers, 'x-log-date': time, 'x-log-content-sha256': payloadHash, host };
   const canonical = canonicalRequest(method, path, params, signed, payloadHash);
-  const scope = `${day}/${REGION}/sls/aliyun_v4_request`;
+  const scope = `${day}/${region}/sls/aliyun_v4_request`;
   const toSign = `SLS4-HMAC-SHA256\n${time}\n${scope}\n${await sha256Hex(encoder.encode(canonical))}`;
   let key = encoder.encode('aliyun_v4' + session.secret);
-  for (const part of [day, REGION, 'sls', 'aliyun_v4_request']) key = await hmac(key, part);
+  for (const part of [day, region, 'sls', 'aliyun_v4_request']) key = await hmac(key, part);
   const signature = hex(await hmac(key, toSign));
   delete signed.host;
   signed.authorization = `SLS4-HMAC-SHA256 Credential=${session.keyId}/${scope},Signature=${signature}`;
