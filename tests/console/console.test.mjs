@@ -179,6 +179,8 @@ async function run() {
     const bars = await page.$$eval('#sql-chart rect.bar', (list) => list.map((b) => [b.dataset.x, Number(b.dataset.y)]));
     assert.deepEqual(bars, [['200', LOGS * 3 / 5], ['404', LOGS / 5], ['500', LOGS / 5]]);
     assert.equal(await page.locator('#sql-table tbody tr').count(), 3);
+    // Beside it, the histogram of the search part (`*`: every log).
+    await page.waitForFunction((n) => [...document.querySelectorAll('#histogram rect.bar')].reduce((sum, bar) => sum + Number(bar.dataset.count), 0) === n, LOGS);
     await shot(page, '04-sql-bar');
     await page.selectOption('#chart-kind', 'line');
     await page.locator('#sql-chart svg polyline').waitFor();

@@ -81,7 +81,7 @@ async function start(session) {
       saveSession(null);
       return signIn(error);
     }
-    fill(main, errorBox(error));
+    fill(main, errorBox(error), h('button', { type: 'button', onclick: () => { saveSession(null); signIn(); } }, 'Sign in again'));
     return;
   }
   renderHeader();

@@ -137,12 +137,17 @@ export function searchPage(app) {
     state.page = 0;
     fill(summary);
     fill(pager);
-    if (isSql(state.query)) {
-      fill(histogramBox);
-      histogramBox.hidden = true;
-      return runSql();
-    }
     histogramBox.hidden = false;
+    if (isSql(state.query)) {
+      // The histogram of the search part (as SLS shows it), beside the SQL result.
+      loading(histogramBox, 'Counting');
+      const params = { type: 'histogram', from: state.range.from, to: state.range.to, query: splitSql(state.query).trim() };
+      const counted = request(app.session, 'GET', `/logstores/${state.logstore}`, { params })
+        .then(({ data }) => fill(histogramBox, histogram(data || [], zoom, fmtTime)))
+        .catch(() => fill(histogramBox));
+      await Promise.all([runSql(), counted]);
+      return;
+    }
     state.pattern = termPattern(searchTerms(state.query));
     loading(histogramBox, 'Counting');
     loading(results, 'Searching');
