@@ -162,6 +162,7 @@ fn two_workers_share_the_shards_and_see_every_log_once() {
     let seen = Seen::default();
     let a = start_worker(&server, "shared", "worker-a", &seen);
     let b = start_worker(&server, "shared", "worker-b", &seen);
+    let watch = watch_overlap(&a, &b);
     wait_for("two shards each", Duration::from_secs(20), || held(&a).len() == 2 && held(&b).len() == 2);
     assert!(held(&a).is_disjoint(&held(&b)));
     put_ids(&client, "shared", 4, 3000, 2000);
@@ -189,8 +190,44 @@ fn two_workers_share_the_shards_and_see_every_log_once() {
         .flat_map(|(_, where_)| where_.iter().filter(|(name, _)| name == "worker-a").map(|(_, shard)| *shard))
         .collect();
     assert!(b_shards.is_subset(&moved), "a read b's shards after the hand-over: {moved:?}");
+    let (samples, overlaps) = watch.finish();
+    assert!(samples > 100, "the watcher sampled the hand-overs ({samples} samples)");
+    assert!(overlaps.is_empty(), "no shard is ever held by both workers: {overlaps:?}");
     a.stop.store(true, Ordering::Relaxed);
     a.thread.join().unwrap();
+}
+
+/// Samples two workers' held shards every 2 ms until finished; a shard counts as held twice when
+/// it is in a's set, then b's, then a's again (three reads in a row, so a hand-over between two
+/// reads is not mistaken for one).
+struct OverlapWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Vec<u32>)>,
+}
+
+fn watch_overlap(a: &Running, b: &Running) -> OverlapWatch {
+    let (a, b) = (a.held.clone(), b.held.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let read = |view: &Arc<Mutex<Vec<u32>>>| -> BTreeSet<u32> { view.lock().unwrap().iter().copied().collect() };
+        let (mut samples, mut overlaps) = (0, Vec::new());
+        while !flag.load(Ordering::Relaxed) {
+            let (first, second, third) = (read(&a), read(&b), read(&a));
+            overlaps.extend(first.intersection(&second).filter(|shard| third.contains(shard)));
+            samples += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (samples, overlaps)
+    });
+    OverlapWatch { stop, thread }
+}
+
+impl OverlapWatch {
+    fn finish(self) -> (usize, Vec<u32>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ import pytest
 from aliyun.log import LogClient
 
 # The first stdout line of `logport up`; the rest of its output goes to stderr.
-LISTEN_LINE = re.compile(r"^logport listening on http://127\.0\.0\.1:(\d+) \(data: (.*)\)$")
+LISTEN_LINE = re.compile(r"^logport listening on http://127\.0\.0\.1:(\d+) \((?:data|wasm): (.*)\)$")
 
 STARTUP_TIMEOUT = 20  # seconds for the server to print its listening line
 SHUTDOWN_TIMEOUT = 30  # seconds for the server to exit after SIGTERM

@@ -32,8 +32,14 @@ pub struct Context {
 impl Context {
     /// A context over the given stores.
     pub fn new(function: Function, settings: Settings, stores: Stores) -> Self {
+        Self::with_groups(function, function.groups(), settings, stores)
+    }
+
+    /// A context that answers `groups` rather than the function's own: for runtimes that route
+    /// by path alone (Spin's manifest), where one route carries calls of several groups.
+    pub fn with_groups(function: Function, groups: &'static [RouteGroup], settings: Settings, stores: Stores) -> Self {
         tracing::info!(%function, store = %stores.description, settings = ?settings, "logport function starting");
-        if function.groups().contains(&RouteGroup::Query) && !logport_api::SERVES_QUERIES {
+        if groups.contains(&RouteGroup::Query) && !logport_api::SERVES_QUERIES {
             tracing::warn!(%function, "built without the query feature: query calls are answered 404");
         }
         if settings.credentials.is_none() {
@@ -44,11 +50,12 @@ impl Context {
             credentials: settings.credentials,
             server_names: settings.server_names,
             max_body_bytes: settings.max_body_bytes,
-            groups: function.groups(),
+            groups,
         };
         Self { function, api: Api::new(Arc::new(engine), config) }
     }
 
+    #[cfg(feature = "runtime")]
     /// The deployed function's context: settings and the S3 + DynamoDB store from the environment.
     pub async fn from_env(function: Function) -> Result<Self, ContextError> {
         if function.groups().contains(&RouteGroup::Query) && !logport_api::SERVES_QUERIES {

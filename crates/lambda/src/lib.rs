@@ -10,15 +10,20 @@
 //! storage backend beyond the seam in [`store`].
 
 pub mod context;
+#[cfg(feature = "runtime")]
 pub mod convert;
 pub mod function;
+#[cfg(feature = "runtime")]
 pub mod gateway;
 pub mod settings;
 pub mod store;
 
+#[cfg(feature = "runtime")]
 use std::convert::Infallible;
 
+#[cfg(feature = "runtime")]
 use lambda_http::LambdaEvent;
+#[cfg(feature = "runtime")]
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 
 pub use context::{Context, ContextError};
@@ -26,6 +31,7 @@ pub use function::Function;
 pub use settings::Settings;
 pub use store::Stores;
 
+#[cfg(feature = "runtime")]
 /// Answers one invocation: the function given to the Lambda runtime. Never fails: every problem
 /// with the request is an SLS error response.
 pub async fn handle(

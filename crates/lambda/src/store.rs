@@ -42,6 +42,7 @@ pub struct StoreError(#[from] logport_store_aws::Error);
 /// Opens the deployment's store from the environment: S3 + DynamoDB through `logport-store-aws`
 /// (`LOGPORT_S3_BUCKET`, `LOGPORT_S3_PREFIX`, `LOGPORT_DYNAMODB_TABLE`, `LOGPORT_AWS_ENDPOINT` and
 /// the standard AWS configuration chain). Makes no request.
+#[cfg(feature = "runtime")]
 pub async fn open_from_env() -> Result<Stores, StoreError> {
     let config = logport_store_aws::AwsStoreConfig::from_env()?;
     let store = logport_store_aws::connect(&config).await?;
@@ -49,7 +50,7 @@ pub async fn open_from_env() -> Result<Stores, StoreError> {
 }
 
 /// Where an AWS store keeps its data, for logs.
-fn describe(config: &logport_store_aws::AwsStoreConfig) -> String {
+pub fn describe(config: &logport_store_aws::AwsStoreConfig) -> String {
     let mut description = format!("s3://{}/{} + dynamodb:{}", config.bucket, config.prefix, config.table);
     if let Some(endpoint) = &config.endpoint {
         description.push_str(&format!(" at {endpoint}"));

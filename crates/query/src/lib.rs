@@ -20,6 +20,12 @@ pub use execute::{
 };
 
 /// How many partitions SQL scans are split into (one per core).
+///
+/// One in a WASI component: it runs on one thread with no tokio runtime, and DataFusion spawns
+/// tokio tasks only to run several partitions at once.
 fn scan_partitions() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        return 1;
+    }
     std::thread::available_parallelism().map_or(2, usize::from)
 }

@@ -19,9 +19,11 @@ mod error;
 mod expression;
 mod resources;
 mod s3;
+mod settings;
 
 #[cfg(feature = "config")]
-pub use config::{AwsStore, AwsStoreConfig, Error, MAX_ATTEMPTS, Result, connect, connect_with_loader};
+pub use config::{AwsStore, MAX_ATTEMPTS, connect, connect_with_loader};
 pub use dynamo::DynamoMetaStore;
 pub use expression::{ATTR_EXPIRES_AT, ATTR_PK, ATTR_SK, ATTR_VALUE, ATTR_VERSION};
 pub use s3::S3ObjectStore;
+pub use settings::{AwsStoreConfig, Error, Result};

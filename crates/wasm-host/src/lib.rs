@@ -1,44 +1,166 @@
-//! Logport's wasmtime host for WASI command components (wasm32-wasip2), such as the consumer
-//! (`components/consumer`).
+//! `logport-wasm-host` runs WebAssembly components on wasmtime for Logport:
 //!
-//! A component gets exactly what its [`CommandSpec`] grants: its arguments, the preopened
-//! directories, outgoing HTTP (wasi:http) and TCP/UDP sockets when `network` is on, and nothing of
-//! the host's environment. Its linear memory is capped (`StoreLimits`): an allocation over the cap
-//! fails inside the guest, which then traps — the run fails, the host does not. Compiled code is
-//! cached on disk (wasmtime's cache, keyed by the component's bytes and the compiler), so a second
-//! start does not compile again.
+//! - [`HttpFunction`]: a `wasi:http/incoming-handler` component (the `components/*` crates, or
+//!   any Spin 5-style HTTP component), pre-instantiated once ([`ProxyPre`]), with a fresh
+//!   [`Store`] per request so no request sees another's memory; [`serve`] puts the functions of
+//!   a `spin.toml` ([`manifest`]) behind one HTTP listener;
+//! - [`CommandFunction`]: a `wasi:cli/command` component (`CommandPre` + `run`), with the
+//!   directories it may see preopened: for the agent and consumer components.
+//!
+//! Both run under [`Limits`]: linear memory (a `StoreLimits` on the store: a `memory.grow`
+//! past the cap fails in the guest, whose allocator then traps) and CPU time (epoch
+//! interruption: a ticker advances the engine's epoch every [`EPOCH_TICK`]; a guest still
+//! running after its deadline traps). A trapped request is answered
+//! `500 {"errorCode":"FunctionTrapped"}` and leaves nothing behind: the next request gets a new
+//! store. Compiled components are cached on disk (wasmtime's cache, keyed by the component's
+//! bytes, the wasmtime version and the compiler settings), so a restart does not recompile.
+//!
+//! It must not know Logport's API or storage: components get what they need through their
+//! environment and WASI.
 
-use std::path::PathBuf;
+mod command;
+mod http;
+pub mod manifest;
+mod serve;
 
-use anyhow::Context;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-/// What a command component may use.
-#[derive(Debug, Clone)]
-pub struct CommandSpec {
-    /// The component (`.wasm`).
-    pub wasm: PathBuf,
-    /// `argv[1..]` (`argv[0]` is the component's file name).
-    pub args: Vec<String>,
-    /// Host directory → guest path, read-write.
-    pub dirs: Vec<(PathBuf, String)>,
-    /// Outgoing HTTP and TCP/UDP sockets (with name lookup).
-    pub network: bool,
-    /// Largest linear memory, in bytes.
+pub use command::{CommandFunction, CommandRun, Preopen};
+pub use http::HttpFunction;
+pub use serve::{App, serve};
+pub use wasmtime::{Error, Result};
+pub use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// How often the engine's epoch advances: the granularity of the CPU cap.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What one request (or one run of a command) may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory of any instance, in bytes.
     pub memory_bytes: usize,
-    /// Where compiled code is cached; `None` compiles on every start.
-    pub cache_dir: Option<PathBuf>,
+    /// Longest time the guest may run, rounded up to [`EPOCH_TICK`]s. Time spent waiting on the
+    /// host (e.g. an outgoing HTTP request) counts too: it is a wall-clock deadline on the guest.
+    pub cpu_time: Duration,
 }
 
-struct State {
+impl Default for Limits {
+    /// 256 MiB and 30 s.
+    fn default() -> Self {
+        Self { memory_bytes: 256 << 20, cpu_time: Duration::from_secs(30) }
+    }
+}
+
+impl Limits {
+    /// No time limit: for long-running commands (the consumer), which stop on a signal.
+    pub const UNBOUNDED_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+    /// The epoch deadline for the store, in ticks (at least 1, at most ~[`Self::UNBOUNDED_TIME`]).
+    fn ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_nanos();
+        let cap = Self::UNBOUNDED_TIME.as_nanos() / tick;
+        self.cpu_time.as_nanos().div_ceil(tick).clamp(1, cap) as u64
+    }
+}
+
+/// A wasmtime engine set up for Logport's components: async, epoch interruption, and a disk
+/// cache of compiled code when given a directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    engine: Engine,
+    _ticker: Arc<Ticker>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").finish_non_exhaustive()
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Host {
+    /// An engine; compiled components go to `cache_dir` when given (created if missing).
+    pub fn new(cache_dir: Option<&Path>) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir)?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(Cache::new(cache)?));
+        }
+        let engine = Engine::new(&config)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ticking, flag) = (engine.weak(), stop.clone());
+        std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match ticking.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(Self { engine, _ticker: Arc::new(Ticker { stop }) })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles (or loads from the cache) the component at `path`.
+    pub fn load(&self, path: &Path) -> Result<Component> {
+        use wasmtime::error::Context as _;
+        Component::from_file(&self.engine, path).with_context(|| format!("loading component {}", path.display()))
+    }
+
+    /// A store for one request or run, with the limits and the epoch deadline applied.
+    fn store(&self, wasi: WasiCtx, limits: Limits) -> Store<State> {
+        let state = State {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(64).build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(limits.ticks());
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// A store's data: WASI, wasi:http, the resource table and the memory limiter.
+pub struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     limits: StoreLimits,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").finish_non_exhaustive()
+    }
 }
 
 impl WasiView for State {
@@ -53,54 +175,11 @@ impl WasiHttpView for State {
     }
 }
 
-/// Compiles (or loads from the cache) and runs a command component to its end; `Ok(true)` when
-/// it exited successfully, `Ok(false)` when it reported failure, `Err` when it trapped or could
-/// not start.
-pub async fn run_command(spec: &CommandSpec) -> anyhow::Result<bool> {
-    let mut config = Config::new();
-    if let Some(dir) = &spec.cache_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cache directory {}", dir.display()))?;
-        let mut cache = CacheConfig::new();
-        cache.with_directory(dir);
-        config.cache(Some(Cache::new(cache).map_err(|error| anyhow::anyhow!("{error}"))?));
-    }
-    let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("wasmtime: {error}"))?;
-    let component = Component::from_file(&engine, &spec.wasm)
-        .map_err(|error| anyhow::anyhow!("component {}: {error}", spec.wasm.display()))?;
-    let mut linker: Linker<State> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| anyhow::anyhow!("{error}"))?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let pre = CommandPre::new(linker.instantiate_pre(&component).map_err(|error| anyhow::anyhow!("{error}"))?)
-        .map_err(|error| anyhow::anyhow!("{} is not a WASI command: {error}", spec.wasm.display()))?;
-
-    let mut wasi = WasiCtx::builder();
-    let name = spec.wasm.file_name().map_or_else(|| "component".into(), |name| name.to_string_lossy().into_owned());
-    wasi.inherit_stdout().inherit_stderr().arg(&name).args(&spec.args);
-    for (host, guest) in &spec.dirs {
-        wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
-            .map_err(|error| anyhow::anyhow!("granting {} as {guest}: {error}", host.display()))?;
-    }
-    if spec.network {
-        wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
-    }
-    let state = State {
-        wasi: wasi.build(),
-        http: WasiHttpCtx::new(),
-        table: ResourceTable::new(),
-        limits: StoreLimitsBuilder::new().memory_size(spec.memory_bytes).instances(8).build(),
-    };
-    let mut store = Store::new(&engine, state);
-    store.limiter(|state| &mut state.limits);
-    let command = pre.instantiate_async(&mut store).await.map_err(|error| anyhow::anyhow!("instantiating: {error}"))?;
-    let outcome = command.wasi_cli_run().call_run(&mut store).await;
-    match outcome {
-        Ok(result) => Ok(result.is_ok()),
-        Err(error) => {
-            // `exit(n)` arrives as an error carrying the code.
-            if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                return Ok(exit.0 == 0);
-            }
-            Err(anyhow::anyhow!("the component trapped: {error:?}"))
-        }
-    }
+/// The default directory for compiled components: `$XDG_CACHE_HOME/logport/wasm` or
+/// `~/.cache/logport/wasm`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("logport").join("wasm"))
 }

@@ -71,19 +71,23 @@ fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Res
     std::fs::create_dir_all(&run_dir)?;
     let stop_file = run_dir.join("stop");
     let _ = std::fs::remove_file(&stop_file);
-    let cache_dir = args.cache_dir.clone().or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache")))
-            .map(|base| base.join("logport"))
-    });
-    let spec = logport_wasm_host::CommandSpec {
-        wasm: component.to_owned(),
-        args: vec!["--config".into(), format!("/config/{config_name}"), "--stop-file".into(), "/run/stop".into()],
-        dirs: vec![(config_dir, "/config".into()), (run_dir.clone(), "/run".into())],
+    let cache_dir = args.cache_dir.clone().or_else(logport_wasm_host::default_cache_dir);
+    let name =
+        component.file_name().map_or_else(|| "logport-consumer".into(), |name| name.to_string_lossy().into_owned());
+    let run = logport_wasm_host::CommandRun {
+        args: vec![name, "--config".into(), format!("/config/{config_name}"), "--stop-file".into(), "/run/stop".into()],
+        env: Vec::new(),
+        preopens: vec![
+            logport_wasm_host::Preopen { host: config_dir, guest: "/config".into(), writable: false },
+            logport_wasm_host::Preopen { host: run_dir.clone(), guest: "/run".into(), writable: true },
+        ],
         network: true,
+        inherit_output: true,
+    };
+    // A consumer runs until it is told to stop: a memory cap, no time limit.
+    let limits = logport_wasm_host::Limits {
         memory_bytes: args.memory_mb << 20,
-        cache_dir,
+        cpu_time: logport_wasm_host::Limits::UNBOUNDED_TIME,
     };
     let stop = stop_file.clone();
     on_signal(move || {
@@ -91,9 +95,15 @@ fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Res
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     tracing::info!(component = %component.display(), "consumer component started");
-    let outcome = runtime.block_on(logport_wasm_host::run_command(&spec));
+    let outcome = runtime.block_on(async {
+        let host = logport_wasm_host::Host::new(cache_dir.as_deref())
+            .map_err(|error| anyhow::anyhow!("wasmtime: {error:#}"))?;
+        let function = logport_wasm_host::CommandFunction::load(&host, component, limits)
+            .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        function.run(&run).await.map_err(|error| anyhow::anyhow!("the consumer component trapped: {error:#}"))
+    });
     let _ = std::fs::remove_dir_all(&run_dir);
-    match outcome? {
+    match outcome?.success {
         true => Ok(()),
         false => anyhow::bail!("the consumer component {} failed (see its error above)", component.display()),
     }

@@ -5,6 +5,8 @@
 mod agent;
 mod consume;
 mod keys;
+#[cfg(feature = "wasm")]
+mod serve_wasm;
 mod server;
 mod up;
 
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run the service locally: the SLS-compatible HTTP API over a data directory.
     Up(Box<UpArgs>),
+    /// Serve the wasm components of a Spin manifest (spin.toml) on wasmtime (feature `wasm`).
+    #[cfg(feature = "wasm")]
+    ServeWasm(serve_wasm::ServeWasmArgs),
     /// The log collector: follow log files and send them to the service.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -47,7 +52,7 @@ pub struct ConsumeArgs {
     /// Memory cap of the component, in MiB.
     #[arg(long, default_value_t = 256)]
     memory_mb: usize,
-    /// Where compiled components are cached (default: `$XDG_CACHE_HOME/logport` or `~/.cache/logport`).
+    /// Where compiled components are cached (default: `$XDG_CACHE_HOME/logport/wasm` or `~/.cache/logport/wasm`).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
     /// Format of the log lines on stderr.
@@ -155,6 +160,11 @@ fn main() -> ExitCode {
         Command::Agent(command) => {
             init_tracing(LogFormat::Text);
             agent::run(command)
+        }
+        #[cfg(feature = "wasm")]
+        Command::ServeWasm(args) => {
+            init_tracing(LogFormat::Text);
+            serve_wasm::run(args)
         }
     };
     match result {

@@ -1,0 +1,8 @@
+//! The `ingest` edge function: PutLogs, and the project and logstore calls (see `logport_lambda::Function::Ingest`), served by
+//! `logport-edge` over S3 + DynamoDB. Routed to by `spin.toml` at the repository root.
+
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> logport_edge::Response {
+    logport_edge::serve(logport_edge::Function::Ingest, request)
+}

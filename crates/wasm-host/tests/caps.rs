@@ -1,0 +1,128 @@
+//! The host against real components (components/testbed, built for wasm32-wasip2): a request
+//! over its memory or CPU cap is 500 FunctionTrapped and the next one succeeds; a command sees
+//! its arguments, environment and preopened directory, and traps over its caps.
+//!
+//! The components must be built first:
+//!   cargo build --target wasm32-wasip2 --profile release-wasm -p logport-component-testbed
+//! Without them the tests say so and pass, unless `LOGPORT_REQUIRE_WASM=1` (infra/test-all.sh).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use logport_wasm_host::{CommandFunction, CommandRun, Host, HttpFunction, Limits, Preopen};
+
+fn component(file: &str) -> Option<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("wasm32-wasip2/release-wasm").join(file);
+    if path.exists() {
+        return Some(path);
+    }
+    let message = format!(
+        "{} is not built: cargo build --target wasm32-wasip2 --profile release-wasm -p logport-component-testbed",
+        path.display()
+    );
+    assert!(std::env::var("LOGPORT_REQUIRE_WASM").is_err(), "{message}");
+    eprintln!("skipped: {message}");
+    None
+}
+
+const CAPS: Limits = Limits { memory_bytes: 48 << 20, cpu_time: Duration::from_millis(1000) };
+
+async fn get(function: &HttpFunction, target: &str) -> (u16, String) {
+    let request = hyper::Request::builder()
+        .uri(format!("http://testbed.local{target}"))
+        .header("host", "testbed.local")
+        .body(Full::new(Bytes::new()).map_err(|never| -> hyper::Error { match never {} }))
+        .unwrap();
+    let response = function.handle(request).await;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_request_over_its_caps_fails_alone() {
+    let Some(path) = component("logport_component_testbed.wasm") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let host = Host::new(Some(cache.path())).unwrap();
+    let env = vec![("GREETING".to_owned(), "hello".to_owned())];
+    let function = HttpFunction::load(&host, "testbed", &path, env, CAPS).unwrap();
+
+    assert_eq!(get(&function, "/").await, (200, "ok".to_owned()));
+    assert_eq!(get(&function, "/env?name=GREETING").await, (200, "hello".to_owned()));
+
+    let (status, body) = get(&function, "/alloc?mib=96").await;
+    assert_eq!(status, 500, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["errorCode"], "FunctionTrapped");
+    let (status, body) = get(&function, "/alloc?mib=8").await;
+    assert_eq!(status, 200, "the next request after a memory trap: {body}");
+
+    let (status, body) = get(&function, "/spin?ms=20000").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("FunctionTrapped"), "{body}");
+    let (status, body) = get(&function, "/spin?ms=10").await;
+    assert_eq!(status, 200, "the next request after a CPU trap: {body}");
+
+    // The compiled component is in the disk cache (written in the background).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count_files(cache.path()) == 0 {
+        assert!(Instant::now() < deadline, "nothing cached in {}", cache.path().display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().map(|entry| if entry.path().is_dir() { count_files(&entry.path()) } else { 1 }).sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_command_sees_what_it_is_given_under_the_same_caps() {
+    let Some(path) = component("testbed-command.wasm") else { return };
+    let host = Host::new(None).unwrap();
+    let command = CommandFunction::load(&host, &path, CAPS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
+
+    let writable = CommandRun {
+        args: args(&["testbed", "write", "/data/out.txt", "written by the guest"]),
+        preopens: vec![Preopen { host: dir.path().to_owned(), guest: "/data".into(), writable: true }],
+        ..CommandRun::default()
+    };
+    let outcome = command.run(&writable).await.unwrap();
+    assert!(outcome.success, "{:?}", outcome);
+    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "written by the guest");
+
+    let read_only = CommandRun {
+        preopens: vec![Preopen { host: dir.path().to_owned(), guest: "/data".into(), writable: false }],
+        ..writable.clone()
+    };
+    assert!(!command.run(&read_only).await.unwrap().success, "a read-only directory was written");
+    let nowhere = CommandRun { preopens: Vec::new(), ..writable };
+    assert!(!command.run(&nowhere).await.unwrap().success, "a directory not given was written");
+
+    let env = CommandRun {
+        args: args(&["testbed", "env", "TOKEN"]),
+        env: vec![("TOKEN".into(), "t-1".into())],
+        ..CommandRun::default()
+    };
+    assert_eq!(command.run(&env).await.unwrap().stdout.as_ref(), b"t-1\n");
+
+    assert!(command.run(&CommandRun { args: args(&["testbed", "alloc", "96"]), ..Default::default() }).await.is_err());
+    assert!(
+        command.run(&CommandRun { args: args(&["testbed", "spin", "20000"]), ..Default::default() }).await.is_err()
+    );
+    let fine = command.run(&CommandRun { args: args(&["testbed", "alloc", "8"]), ..Default::default() }).await.unwrap();
+    assert!(fine.success, "{fine:?}");
+    assert!(
+        !command.run(&CommandRun { args: args(&["testbed", "fail"]), ..Default::default() }).await.unwrap().success
+    );
+}
