@@ -4,7 +4,8 @@
 # processes; the AWS backend against local moto and dynalite servers), and the official Python SDK
 # against a real server; the same suites through the Lambda handlers and `logport up --backend aws`
 # on moto. Installs what it needs (the rustup target, a Python venv with the SDK,
-# moto and cfn-lint, dynalite from npm, rsyslog from Debian).
+# moto and cfn-lint, dynalite from npm, rsyslog from Debian, chromium from Debian and playwright-core
+# from npm for the console's browser tests).
 #
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
 set -euo pipefail
@@ -70,6 +71,9 @@ cargo test -p logport-shipper --features aws,local --test s3
 step "official SDK as judge (aliyun-log-python-sdk)"
 cargo build -p logport
 LOGPORT_BIN="${CARGO_TARGET_DIR:-target}/debug/logport" bash tests/sdk/run.sh -q
+
+step "the web console in headless Chromium (playwright-core), against a real logport up"
+LOGPORT_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport" bash tests/console/run.sh
 
 # The AWS backend on moto for the suites below: a bucket of its own; every server the tests start
 # gets a table and key prefix of its own (tests/support, tests/sdk/conftest.py), created on start.

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 server: hyper over tokio, each request body read whole (bounded) and handed to
 //! [`Api::handle`]. On shutdown it stops accepting and waits for requests in flight, so every
-//! request that was acknowledged has been committed.
+//! request that was acknowledged has been committed. The web console's static files are served
+//! beside the API (`logport_console::serve`), without reading the request body.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,6 +21,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 async fn answer(api: Api, request: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let limit = api.config().max_body_bytes;
     let (parts, body) = request.into_parts();
+    // The web console's files (`/console/...`), and the browser's `GET /` sent there.
+    if let Some(response) = logport_console::serve(&parts) {
+        return Ok(response.map(Full::new));
+    }
     let response = match Limited::new(body, limit).collect().await {
         Ok(collected) => api.handle(http::Request::from_parts(parts, collected.to_bytes())).await,
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
