@@ -1,5 +1,7 @@
 //! The HTTP test component: `GET /alloc?mib=N` touches N MiB of fresh memory, `GET /spin?ms=N`
-//! computes for N ms, `GET /env?name=X` answers variable X; anything else answers `ok`.
+//! computes for N ms, `GET /env?name=X` answers variable X, `GET /fetch?url=U` GETs U (outgoing
+//! wasi:http) and answers `fetched <status> <body>` or 502 `refused: <error>`; anything else
+//! answers `ok`.
 
 /// The query parameter `name` as a number.
 pub fn number(query: &str, name: &str) -> Option<u64> {
@@ -27,9 +29,20 @@ pub fn spin(ms: u64) -> u64 {
 
 #[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
-fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+async fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     let (path, query) = (request.path().to_owned(), request.query().to_owned());
     let body = match path.as_str() {
+        "/fetch" => {
+            let url = query.strip_prefix("url=").unwrap_or_default();
+            let outgoing = spin_sdk::http::Request::get(url).build();
+            return match spin_sdk::http::send::<_, spin_sdk::http::Response>(outgoing).await {
+                Ok(response) => spin_sdk::http::Response::new(
+                    200,
+                    format!("fetched {} {}", response.status(), String::from_utf8_lossy(response.body())),
+                ),
+                Err(error) => spin_sdk::http::Response::new(502, format!("refused: {error:?}")),
+            };
+        }
         "/alloc" => format!("allocated {}", allocate(number(&query, "mib").unwrap_or(1))),
         "/spin" => format!("computed {}", spin(number(&query, "ms").unwrap_or(1))),
         "/env" => {

@@ -8,7 +8,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
-use crate::{Host, Limits, Result, State};
+use crate::{Host, Limits, OutboundHosts, Result, State};
 
 /// Most bytes kept of a run's stdout and of its stderr.
 pub const OUTPUT_CAPACITY: usize = 1 << 20;
@@ -28,7 +28,8 @@ pub struct CommandRun {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub preopens: Vec<Preopen>,
-    /// TCP and UDP sockets and name lookup (outgoing wasi:http is always linked: see
+    /// TCP and UDP sockets, name lookup and outgoing wasi:http requests. Without it, a request
+    /// fails in the guest with `HTTP-request-denied` (wasi:http stays linked, see
     /// [`CommandFunction::load`]).
     pub network: bool,
     /// The guest writes to the host's stdout and stderr as it runs (a long-running command such
@@ -89,7 +90,8 @@ impl CommandFunction {
         if run.network {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
-        let mut store = self.host.store(wasi.build(), self.limits);
+        let outbound = if run.network { OutboundHosts::any() } else { OutboundHosts::default() };
+        let mut store = self.host.store(wasi.build(), self.limits, outbound);
         let command = self.pre.instantiate_async(&mut store).await?;
         let success = match command.wasi_cli_run().call_run(&mut store).await {
             Ok(result) => result.is_ok(),

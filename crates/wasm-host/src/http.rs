@@ -11,7 +11,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use crate::{Host, Limits, Result, State};
+use crate::{Host, Limits, OutboundHosts, Result, State};
 
 /// A pre-instantiated HTTP component with its environment and limits. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +21,7 @@ pub struct HttpFunction {
     pre: ProxyPre<State>,
     env: Vec<(String, String)>,
     limits: Limits,
+    outbound: OutboundHosts,
 }
 
 impl std::fmt::Debug for HttpFunction {
@@ -32,7 +33,8 @@ impl std::fmt::Debug for HttpFunction {
 impl HttpFunction {
     /// Loads (compiling or from the cache) and pre-instantiates the component at `path`, linked
     /// with all of WASI 0.2 and wasi:http. Fails if it is not an HTTP component or imports what
-    /// the host does not provide.
+    /// the host does not provide. Its outgoing requests may go anywhere until
+    /// [`Self::with_outbound_hosts`] restricts them (a manifest's [`crate::App`] always does).
     pub fn load(
         host: &Host,
         name: impl Into<String>,
@@ -45,7 +47,13 @@ impl HttpFunction {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { name: name.into(), host: host.clone(), pre, env, limits })
+        Ok(Self { name: name.into(), host: host.clone(), pre, env, limits, outbound: OutboundHosts::any() })
+    }
+
+    /// Only these destinations for the component's outgoing requests (`allowed_outbound_hosts`).
+    pub fn with_outbound_hosts(mut self, outbound: OutboundHosts) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -62,7 +70,7 @@ impl HttpFunction {
     pub async fn time_instantiation(&self) -> Result<std::time::Duration> {
         let started = std::time::Instant::now();
         let wasi = WasiCtx::builder().envs(&self.env).build();
-        let mut store = self.host.store(wasi, self.limits);
+        let mut store = self.host.store(wasi, self.limits, self.outbound.clone());
         self.pre.instantiate_async(&mut store).await?;
         Ok(started.elapsed())
     }
@@ -90,7 +98,7 @@ impl HttpFunction {
     {
         let request = origin_form(request);
         let wasi = WasiCtx::builder().envs(&self.env).inherit_stderr().build();
-        let mut store = self.host.store(wasi, self.limits);
+        let mut store = self.host.store(wasi, self.limits, self.outbound.clone());
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
         let outparam = store.data_mut().http().new_response_outparam(sender)?;

@@ -21,6 +21,7 @@
 mod command;
 mod http;
 pub mod manifest;
+mod outbound;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub use command::{CommandFunction, CommandRun, Preopen};
 pub use http::HttpFunction;
+pub use outbound::{OutboundHostError, OutboundHosts};
 pub use serve::{App, serve};
 pub use wasmtime::{Error, Result};
 pub use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -133,11 +135,13 @@ impl Host {
         Component::from_file(&self.engine, path).with_context(|| format!("loading component {}", path.display()))
     }
 
-    /// A store for one request or run, with the limits and the epoch deadline applied.
-    fn store(&self, wasi: WasiCtx, limits: Limits) -> Store<State> {
+    /// A store for one request or run, with the limits and the epoch deadline applied, and its
+    /// outgoing HTTP requests checked against `outbound`.
+    fn store(&self, wasi: WasiCtx, limits: Limits, outbound: OutboundHosts) -> Store<State> {
         let state = State {
             wasi,
             http: WasiHttpCtx::new(),
+            hooks: outbound::Hooks { outbound },
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(64).build(),
         };
@@ -149,10 +153,12 @@ impl Host {
     }
 }
 
-/// A store's data: WASI, wasi:http, the resource table and the memory limiter.
+/// A store's data: WASI, wasi:http (with the outbound check), the resource table and the
+/// memory limiter.
 pub struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    hooks: outbound::Hooks,
     table: ResourceTable,
     limits: StoreLimits,
 }
@@ -171,7 +177,7 @@ impl WasiView for State {
 
 impl WasiHttpView for State {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::Limits;
+use crate::{Limits, OutboundHostError, OutboundHosts};
 
 /// A parsed manifest.
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +111,8 @@ pub enum ManifestError {
     MissingVariable(String),
     #[error("component '{component}' uses variable '{variable}', which [variables] does not declare")]
     UndeclaredVariable { component: String, variable: String },
+    #[error("component '{component}': {error}")]
+    OutboundHost { component: String, error: OutboundHostError },
 }
 
 impl Manifest {
@@ -131,13 +133,18 @@ impl Manifest {
             }
         }
         for (id, component) in &manifest.component {
-            for template in component.variables.values() {
+            for template in component.variables.values().chain(&component.allowed_outbound_hosts) {
                 for variable in template_names(template) {
                     if !manifest.variables.contains_key(&variable) {
                         return Err(ManifestError::UndeclaredVariable { component: id.clone(), variable });
                     }
                 }
             }
+            // Entries without variables are checked now; the others once expanded.
+            let literal: Vec<&String> =
+                component.allowed_outbound_hosts.iter().filter(|entry| template_names(entry).is_empty()).collect();
+            OutboundHosts::parse(&literal)
+                .map_err(|error| ManifestError::OutboundHost { component: id.clone(), error })?;
         }
         Ok(manifest)
     }
@@ -175,6 +182,17 @@ impl Manifest {
             env.push((name.to_ascii_uppercase(), expand(template, values)));
         }
         env
+    }
+
+    /// Where a component may send HTTP requests: its `allowed_outbound_hosts`, variables
+    /// expanded (an entry that expands to nothing grants nothing; none at all: no outbound).
+    pub fn outbound_hosts(&self, id: &str, values: &BTreeMap<String, String>) -> Result<OutboundHosts, ManifestError> {
+        let entries: Vec<String> = self
+            .component
+            .get(id)
+            .map(|component| component.allowed_outbound_hosts.iter().map(|entry| expand(entry, values)).collect())
+            .unwrap_or_default();
+        OutboundHosts::parse(&entries).map_err(|error| ManifestError::OutboundHost { component: id.to_owned(), error })
     }
 
     /// A component's caps: its `tool.logport` settings over `defaults`.
@@ -259,6 +277,7 @@ name = "t"
 [variables]
 bucket = { required = true }
 prefix = { default = "p/" }
+endpoint = { default = "" }
 [[trigger.http]]
 route = "/..."
 component = "a"
@@ -278,6 +297,7 @@ memory_mib = 64
 cpu_ms = 500
 [component.b]
 source = "b.wasm"
+allowed_outbound_hosts = ["https://*.amazonaws.com", "{{ prefix }}", "{{ endpoint }}"]
 [component.c]
 source = "c.wasm"
 "#;
@@ -310,6 +330,24 @@ source = "c.wasm"
     }
 
     #[test]
+    fn outbound_hosts_expand_variables() {
+        let manifest = Manifest::parse(MANIFEST).unwrap();
+        let mut values =
+            manifest.resolve_variables(|name| (name == "SPIN_VARIABLE_BUCKET").then(|| "b".into())).unwrap();
+        // `prefix` expands to "p/", which is no host: refused with the component and the entry.
+        let error = manifest.outbound_hosts("b", &values).unwrap_err().to_string();
+        assert!(error.contains("component 'b'") && error.contains("'p/'"), "{error}");
+        values.insert("prefix".into(), String::new());
+        let hosts = manifest.outbound_hosts("b", &values).unwrap();
+        assert!(hosts.allows("https", "s3.amazonaws.com", 443));
+        assert!(!hosts.allows("http", "127.0.0.1", 4566), "an empty endpoint grants nothing");
+        values.insert("endpoint".into(), "http://127.0.0.1:4566".into());
+        assert!(manifest.outbound_hosts("b", &values).unwrap().allows("http", "127.0.0.1", 4566));
+        // No list: no outbound at all.
+        assert!(!manifest.outbound_hosts("a", &values).unwrap().allows("https", "s3.amazonaws.com", 443));
+    }
+
+    #[test]
     fn rejects_broken_manifests() {
         assert!(Manifest::parse("spin_manifest_version = 1").is_err());
         let unknown = MANIFEST.replace("component = \"b\"", "component = \"zz\"");
@@ -317,5 +355,9 @@ source = "c.wasm"
         let undeclared = MANIFEST.replace("{{prefix}}", "{{ nope }}");
         assert!(matches!(Manifest::parse(&undeclared), Err(ManifestError::UndeclaredVariable { .. })));
         assert!(Manifest::parse("not toml [").is_err());
+        let bad_host = MANIFEST.replace("https://*.amazonaws.com", "ftp://x");
+        assert!(matches!(Manifest::parse(&bad_host), Err(ManifestError::OutboundHost { .. })));
+        let undeclared = MANIFEST.replace("{{ endpoint }}", "{{ nope }}");
+        assert!(matches!(Manifest::parse(&undeclared), Err(ManifestError::UndeclaredVariable { .. })));
     }
 }

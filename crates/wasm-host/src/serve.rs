@@ -59,7 +59,9 @@ impl App {
             }
             let started = std::time::Instant::now();
             let limits = manifest.limits(id, defaults);
-            let function = HttpFunction::load(host, id.clone(), &source, manifest.environment(id, &values), limits)?;
+            let outbound = manifest.outbound_hosts(id, &values).map_err(wasmtime::Error::msg)?;
+            let function = HttpFunction::load(host, id.clone(), &source, manifest.environment(id, &values), limits)?
+                .with_outbound_hosts(outbound);
             tracing::info!(component = %id, source = %source.display(), ?limits, elapsed = ?started.elapsed(), "component ready");
             functions.insert(id.clone(), function);
         }

@@ -126,3 +126,67 @@ async fn a_command_sees_what_it_is_given_under_the_same_caps() {
         !command.run(&CommandRun { args: args(&["testbed", "fail"]), ..Default::default() }).await.unwrap().success
     );
 }
+
+/// A one-connection-at-a-time HTTP server on 127.0.0.1 answering `pong` to anything; counts the
+/// requests it got.
+async fn pong_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong";
+            let _ = stream.write_all(answer).await;
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn outgoing_requests_go_only_to_allowed_hosts() {
+    use logport_wasm_host::OutboundHosts;
+    use std::sync::atomic::Ordering;
+    let Some(path) = component("logport_component_testbed.wasm") else { return };
+    let host = Host::new(None).unwrap();
+    let (allowed, allowed_hits) = pong_server().await;
+    let (other, other_hits) = pong_server().await;
+    let list = OutboundHosts::parse(&[format!("http://127.0.0.1:{allowed}")]).unwrap();
+    let function = HttpFunction::load(&host, "testbed", &path, Vec::new(), CAPS).unwrap().with_outbound_hosts(list);
+
+    let (status, body) = get(&function, &format!("/fetch?url=http://127.0.0.1:{allowed}/ping")).await;
+    assert_eq!((status, body.as_str()), (200, "fetched 200 pong"));
+    assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+
+    // Another port on the same address, another scheme, another name: denied in the guest, and
+    // nothing reaches the server.
+    for url in [
+        format!("http://127.0.0.1:{other}/ping"),
+        format!("https://127.0.0.1:{allowed}/ping"),
+        format!("http://localhost:{allowed}/ping"),
+    ] {
+        let (status, body) = get(&function, &format!("/fetch?url={url}")).await;
+        assert_eq!(status, 502, "{url}: {body}");
+        assert!(body.contains("HttpRequestDenied"), "{url}: {body}");
+    }
+    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+    assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+
+    // No list at all (a manifest component without allowed_outbound_hosts): nothing goes out.
+    let closed = HttpFunction::load(&host, "testbed", &path, Vec::new(), CAPS)
+        .unwrap()
+        .with_outbound_hosts(OutboundHosts::default());
+    let (status, body) = get(&closed, &format!("/fetch?url=http://127.0.0.1:{allowed}/ping")).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+}

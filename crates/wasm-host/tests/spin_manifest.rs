@@ -76,3 +76,31 @@ fn declares_the_variables_the_components_read() {
     }
     assert!(manifest.resolve_variables(|_| None).is_err(), "the store's variables are required");
 }
+
+#[test]
+fn components_reach_aws_and_the_configured_endpoint_only() {
+    let manifest = manifest();
+    let required = |name: &str| {
+        let known = ["S3_BUCKET", "DYNAMODB_TABLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+        known.iter().any(|k| name == format!("SPIN_VARIABLE_{k}")).then(|| "x".to_owned())
+    };
+    let on_aws = manifest.resolve_variables(required).unwrap();
+    let local = manifest
+        .resolve_variables(|name| match name {
+            "SPIN_VARIABLE_AWS_ENDPOINT" => Some("http://127.0.0.1:5000".to_owned()),
+            _ => required(name),
+        })
+        .unwrap();
+    for id in manifest.component.keys() {
+        let hosts = manifest.outbound_hosts(id, &on_aws).unwrap();
+        assert!(hosts.allows("https", "s3.us-east-1.amazonaws.com", 443), "{id}");
+        assert!(hosts.allows("https", "logs.s3.eu-west-1.amazonaws.com", 443), "{id}");
+        assert!(hosts.allows("https", "dynamodb.us-east-1.amazonaws.com", 443), "{id}");
+        assert!(!hosts.allows("http", "127.0.0.1", 5000), "{id}: no endpoint configured");
+        assert!(!hosts.allows("https", "example.com", 443), "{id}");
+        assert!(!hosts.allows("http", "169.254.169.254", 80), "{id}: instance metadata");
+        let hosts = manifest.outbound_hosts(id, &local).unwrap();
+        assert!(hosts.allows("http", "127.0.0.1", 5000), "{id}");
+        assert!(!hosts.allows("http", "127.0.0.1", 5001), "{id}");
+    }
+}
