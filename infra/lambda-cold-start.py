@@ -112,19 +112,24 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
 def run_runtime(args, env):
     with open(args.event, "rb") as f:
         event = f.read()
-    api = RuntimeApi(event)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    env = dict(env, AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME="logport-cold-start",
+    env = dict(env, AWS_LAMBDA_FUNCTION_NAME="logport-cold-start",
                AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
                AWS_LAMBDA_LOG_STREAM_NAME="cold-start", AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/logport-cold-start")
     results = []
     for run in range(args.runs):
-        api.reset()
+        # A Runtime API of its own per run: a poll the previous (killed) process sent just before it
+        # died may still be read by a handler thread, and on a shared server it would take this
+        # run's event and leave the new process waiting.
+        api = RuntimeApi(event)
+        threading.Thread(target=api.serve_forever, daemon=True).start()
         started = time.perf_counter()
-        process = subprocess.Popen(args.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(args.command, env=dict(env, AWS_LAMBDA_RUNTIME_API=api.address),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         finished = api.done.wait(args.timeout)
         process.kill()
         _, stderr = process.communicate()
+        api.shutdown()
+        api.server_close()
         if not finished:
             sys.exit("run %d: no response within %s s (exit %s)\n%s" % (run, args.timeout, process.returncode,
                                                                      stderr.decode("utf-8", "replace")[-2000:]))
@@ -136,7 +141,6 @@ def run_runtime(args, env):
             print("first response: statusCode %s, %d bytes" % (status, len(body)))
         results.append(((api.first_poll - started) * 1000, (at - started) * 1000))
         print("run %2d: init %7.2f ms   first event %7.2f ms" % (run, *results[-1]))
-    api.shutdown()
     return results
 
 

@@ -3,8 +3,9 @@
 # the cold start (process start to the first handled event), on this machine's architecture.
 #
 #   RUNS              cold starts per measure (default 20)
-#   FUNCTIONS         which functions to build and size (default "ingest pull query"; the query
-#                     function links DataFusion: its fat-LTO build takes much longer)
+#   FUNCTIONS         which functions to build and size (default "ingest pull query shipper"; the
+#                     query function links DataFusion, the shipper Arrow and Parquet: their fat-LTO
+#                     builds take much longer)
 #   CARGO_TARGET_DIR  the build directory (default: <repo>/target)
 #
 # Cold start is measured twice when it can be:
@@ -19,11 +20,12 @@ RUNS="${RUNS:-20}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 PROFILE=release-lambda
 
-FUNCTIONS="${FUNCTIONS:-ingest pull query}"
+FUNCTIONS="${FUNCTIONS:-ingest pull query shipper}"
 packages=() bins=()
 for function in $FUNCTIONS; do
   case "$function" in
     query) packages+=(-p logport-query-function) ;;
+    shipper) packages+=(-p logport-shipper-function) ;;
     ingest | pull) packages+=(-p "logport-$function") ;;
     *) echo "unknown function $function" >&2; exit 2 ;;
   esac

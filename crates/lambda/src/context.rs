@@ -26,6 +26,7 @@ pub enum ContextError {
 #[derive(Debug, Clone)]
 pub struct Context {
     function: Function,
+    engine: Arc<Engine>,
     api: Api,
 }
 
@@ -45,14 +46,27 @@ impl Context {
         if settings.credentials.is_none() {
             tracing::warn!("signature checks are OFF: anyone who reaches the endpoint can read and write");
         }
-        let engine = Engine::new(stores.objects, stores.meta).with_limits(settings.limits);
+        let engine = Arc::new(Engine::new(stores.objects, stores.meta).with_limits(settings.limits));
         let config = ApiConfig {
             credentials: settings.credentials,
             server_names: settings.server_names,
             max_body_bytes: settings.max_body_bytes,
             groups,
         };
-        Self { function, api: Api::new(Arc::new(engine), config) }
+        Self { function, api: Api::new(engine.clone(), config), engine }
+    }
+
+    /// The shipper API served by `shipper` (built over [`Self::engine`]): what the shipper
+    /// function's context needs; without it, shipper calls answer `404`.
+    #[cfg(feature = "shipper")]
+    pub fn with_shipper(mut self, shipper: Arc<logport_shipper::Shipper>) -> Self {
+        self.api = self.api.with_shipper(shipper);
+        self
+    }
+
+    /// The engine the API runs on.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     #[cfg(feature = "runtime")]

@@ -12,10 +12,12 @@
 //! API Gateway cannot route on the query string, and `GET /logstores/{ls}` is GetLogstore
 //! without `type=` and a query call with it: that route goes to `query`, which therefore also
 //! serves the read-only project and logstore calls (`RouteGroup::Describe`). Consumer-group calls
-//! (`/logstores/{ls}/consumergroups...`) are admin calls: they reach `ingest` by the `$default` route.
+//! (`/logstores/{ls}/consumergroups...`) and the collection calls (`/machinegroups...`,
+//! `/configs...`, `POST /agents/poll`) are admin calls: they reach `ingest` by the `$default` route.
 //!
-//! The fourth function of the design, `shipper` (scheduled, not behind API Gateway), comes with
-//! the shipping issue: it has no routes and no place here.
+//! The fourth function, `shipper`, runs on a schedule (due windows, tasks and retries) and also
+//! serves the shipper API (`/logstores/{ls}/shipper...`: rules, tasks, retry, flush), the only
+//! function that links the shipper's writers (Arrow, Parquet).
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,13 +34,15 @@ pub enum Function {
     Pull,
     /// GetLogs (v1 and v2), histograms, context; and getting and listing projects and logstores.
     Query,
+    /// The shipper API (rules, tasks, retries, flush); also invoked on a schedule.
+    Shipper,
     /// Every call. Not a deployed function: for local use.
     All,
 }
 
 impl Function {
     /// The functions `template.yaml` deploys behind the HTTP API.
-    pub const DEPLOYED: [Function; 3] = [Function::Ingest, Function::Pull, Function::Query];
+    pub const DEPLOYED: [Function; 4] = [Function::Ingest, Function::Pull, Function::Query, Function::Shipper];
 
     /// The groups of calls the function answers.
     pub fn groups(self) -> &'static [RouteGroup] {
@@ -46,6 +50,7 @@ impl Function {
             Self::Ingest => &[RouteGroup::Admin, RouteGroup::Describe, RouteGroup::Write],
             Self::Pull => &[RouteGroup::Read],
             Self::Query => &[RouteGroup::Query, RouteGroup::Describe],
+            Self::Shipper => &[RouteGroup::Ship],
             Self::All => RouteGroup::ALL,
         }
     }
@@ -56,6 +61,7 @@ impl Function {
             Self::Ingest => "ingest",
             Self::Pull => "pull",
             Self::Query => "query",
+            Self::Shipper => "shipper",
             Self::All => "all",
         }
     }
@@ -80,8 +86,9 @@ impl FromStr for Function {
             "ingest" => Ok(Self::Ingest),
             "pull" => Ok(Self::Pull),
             "query" => Ok(Self::Query),
+            "shipper" => Ok(Self::Shipper),
             "all" => Ok(Self::All),
-            other => Err(format!("unknown function '{other}' (ingest, pull, query, all)")),
+            other => Err(format!("unknown function '{other}' (ingest, pull, query, shipper, all)")),
         }
     }
 }
@@ -111,6 +118,9 @@ pub const ROUTES: &[Route] = &[
     route(Function::Pull, Some("GET"), "/logstores/{logstore}/shards/{shard}"),
     route(Function::Query, Some("GET"), "/logstores/{logstore}"),
     route(Function::Query, Some("POST"), "/logstores/{logstore}/logs"),
+    route(Function::Shipper, None, "/logstores/{logstore}/shipper"),
+    route(Function::Shipper, None, "/logstores/{logstore}/shipper/{shipper}"),
+    route(Function::Shipper, None, "/logstores/{logstore}/shipper/{shipper}/tasks"),
 ];
 
 /// The route API Gateway selects for a request: among the routes whose path matches (segment by
@@ -153,10 +163,10 @@ mod tests {
             let expected = if *group == RouteGroup::Describe { 2 } else { 1 };
             assert_eq!(serving.len(), expected, "{group:?} is served by {serving:?}");
         }
-        for function in [Function::Ingest, Function::Pull, Function::Query, Function::All] {
+        for function in [Function::Ingest, Function::Pull, Function::Query, Function::Shipper, Function::All] {
             assert_eq!(function.name().parse::<Function>().unwrap(), function);
         }
-        assert!("shipper".parse::<Function>().is_err());
+        assert!("sweeper".parse::<Function>().is_err());
     }
 
     #[test]
@@ -169,6 +179,9 @@ mod tests {
         assert_eq!(at("GET", "/logstores/web/logs"), Function::Ingest);
         assert_eq!(at("GET", "/logstores/web/shards/0"), Function::Pull);
         assert_eq!(at("POST", "/logstores/web/shards/lb"), Function::Ingest);
+        assert_eq!(at("POST", "/logstores/web/shipper"), Function::Shipper);
+        assert_eq!(at("PUT", "/logstores/web/shipper/s3-daily/tasks"), Function::Shipper);
+        assert_eq!(at("GET", "/logstores/web/shipper/a/b/c"), Function::Ingest);
         assert_eq!(at("GET", "/"), Function::Ingest);
         assert_eq!(at("PATCH", "/nowhere/at/all"), Function::Ingest);
         assert_eq!(gateway_route(&Method::PATCH, "/x/y").path, None);

@@ -31,6 +31,33 @@ pub use function::Function;
 pub use settings::Settings;
 pub use store::Stores;
 
+/// Whether an invocation's payload is an API Gateway HTTP API (payload format 2.0) event, not
+/// another source's (the shipper function also gets EventBridge schedule events).
+pub fn is_http_event(payload: &serde_json::Value) -> bool {
+    payload.get("version").and_then(|v| v.as_str()) == Some("2.0")
+        && payload.pointer("/requestContext/http/method").is_some()
+        && payload.get("rawPath").is_some()
+}
+
+/// Answers one invocation of the shipper function: an API Gateway event is a call of the shipper
+/// API (answered as [`handle`] answers), anything else a scheduled pass
+/// ([`logport_shipper::Shipper::run_due`]) whose answer is the pass's report. The event of a
+/// schedule is not read: a pass works from the clock and the stored state.
+#[cfg(all(feature = "runtime", feature = "shipper"))]
+pub async fn handle_shipper(
+    context: &Context,
+    shipper: &logport_shipper::Shipper,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, lambda_http::Error> {
+    if is_http_event(&event.payload) {
+        let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
+        let response = handle(context, LambdaEvent::new(request, event.context)).await?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let report = shipper.run_due(context.engine().now()).await?;
+    Ok(serde_json::to_value(report)?)
+}
+
 #[cfg(feature = "runtime")]
 /// Answers one invocation: the function given to the Lambda runtime. Never fails: every problem
 /// with the request is an SLS error response.
@@ -43,4 +70,21 @@ pub async fn handle(
         Err(error) => context.api().reject(&error),
     };
     Ok(convert::lambda_response(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_http_event;
+    use serde_json::json;
+
+    #[test]
+    fn tells_api_gateway_events_from_schedules() {
+        let http = json!({"version": "2.0", "rawPath": "/logstores/web/shipper",
+            "requestContext": {"http": {"method": "POST", "path": "/logstores/web/shipper"}}});
+        assert!(is_http_event(&http));
+        // EventBridge Scheduler's default input, and an EventBridge rule's scheduled event.
+        assert!(!is_http_event(&json!({})));
+        assert!(!is_http_event(&json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"})));
+        assert!(!is_http_event(&json!({"version": "2.0", "rawPath": "/"})));
+    }
 }

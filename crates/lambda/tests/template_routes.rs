@@ -24,8 +24,8 @@ fn template_routes() -> Vec<(Function, Option<String>, Option<String>)> {
         if line.len() > 2 && line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':') {
             let resource = line.trim().trim_end_matches(':');
             // `Globals: Function:` has the same indentation and names no function.
-            // Functions without HTTP routes (the scheduled shipper) are no `Function`: an HttpApi
-            // event under one is then "outside the functions" below.
+            // Other resources ending in `Function` name no `Function`: an HttpApi event under one
+            // is then "outside the functions" below.
             function = resource
                 .strip_suffix("Function")
                 .filter(|name| !name.is_empty())
@@ -80,6 +80,14 @@ fn every_call_reaches_a_function_that_serves_it() {
         ("GET", "/logstores/ls", "type=histogram&from=1&to=2&query=*", true),
         ("GET", "/logstores/ls", "type=context_log&pack_meta=0|x|0&back_lines=1&forward_lines=1", true),
         ("POST", "/logstores/ls/logs", "", true),
+        ("POST", "/logstores/ls/shipper", "", true),
+        ("GET", "/logstores/ls/shipper", "offset=0&size=10", true),
+        ("GET", "/logstores/ls/shipper/s1", "", true),
+        ("PUT", "/logstores/ls/shipper/s1", "", true),
+        ("DELETE", "/logstores/ls/shipper/s1", "", true),
+        ("POST", "/logstores/ls/shipper/s1", "type=flush", true),
+        ("GET", "/logstores/ls/shipper/s1/tasks", "from=1&to=2", true),
+        ("PUT", "/logstores/ls/shipper/s1/tasks", "", true),
     ];
     let mut groups_seen = HashSet::new();
     let mut functions_seen = HashSet::new();

@@ -10,8 +10,11 @@
 //! the API from one context.
 //!
 //! The store is the embedded one (`--backend local --data-dir D`, the default) or S3 + DynamoDB
-//! from the environment as in a deployed function (`--backend aws`). There is no retention loop:
-//! on AWS that is a scheduled function's job.
+//! from the environment as in a deployed function (`--backend aws`). There is no retention loop
+//! and no shipping schedule: on AWS those are scheduled invocations. The shipper function's HTTP
+//! calls are served (flush ships at once); its targets are directories under
+//! `<data-dir>/buckets/` when a data directory is given (as `logport up` ships), else S3 buckets
+//! through the store's S3 client (as deployed).
 
 mod server;
 
@@ -23,6 +26,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use logport_api::auth::{AccessKey, Credentials};
+use logport_api::route::RouteGroup;
 use logport_lambda::{Context, Function, Settings, Stores};
 
 #[derive(Debug, Parser)]
@@ -44,8 +48,9 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct Args {
     /// Which function to serve: `gateway` routes each request to the function API Gateway would
-    /// invoke (`template.yaml`'s routes), each with its own context, as deployed; `ingest`, `pull`
-    /// or `query` serve one function's part of the API; `all` serves all of it from one context.
+    /// invoke (`template.yaml`'s routes), each with its own context, as deployed; `ingest`, `pull`,
+    /// `query` or `shipper` serve one function's part of the API; `all` serves all of it from one
+    /// context.
     #[arg(long, env = "LOGPORT_FUNCTION", default_value = "gateway")]
     function: Serve,
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
@@ -95,6 +100,17 @@ struct Args {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Seconds between the shipper function's scheduled invocations (deployed: `ShipperSchedule`,
+    /// 5 minutes by default); short here, so that retried tasks ship within a test's patience.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    ship_every: f64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
+        _ => Err(format!("'{text}' is not a positive number of seconds")),
+    }
 }
 
 /// What `--function` names.
@@ -174,26 +190,46 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(max_body_bytes) = args.max_body_bytes {
         settings.max_body_bytes = max_body_bytes;
     }
-    let stores = match (args.backend, &args.data_dir) {
+    let (stores, s3) = match (args.backend, &args.data_dir) {
         (Backend::Local, Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let store = logport_store_local::LocalStore::open(dir)
                 .with_context(|| format!("opening the store in {}", dir.display()))?;
-            Stores::new(store.objects, store.meta, dir.display().to_string())
+            (Stores::new(store.objects, store.meta, dir.display().to_string()), None)
         }
         (Backend::Local, None) => anyhow::bail!("--backend local needs --data-dir"),
         (Backend::Aws, _) => open_aws(&args).await?,
     };
+    let buckets: Arc<dyn logport_shipper::Buckets> = match (&args.data_dir, s3) {
+        (Some(dir), _) => {
+            let root = dir.join("buckets");
+            std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+            Arc::new(logport_shipper::DirectoryBuckets::new(root))
+        }
+        (None, Some(client)) => Arc::new(logport_shipper::S3Buckets::new(client)),
+        (None, None) => anyhow::bail!("no shipping target: give --data-dir"),
+    };
     let description = stores.description.clone();
+    // A context per function; the ones that serve the shipper API get a shipper over their engine,
+    // and their schedule (EventBridge's, deployed) is emulated by a timer.
+    let mut schedules = Vec::new();
+    let mut context = |function: Function| {
+        let context = Context::new(function, settings.clone(), stores.clone());
+        if !function.groups().contains(&RouteGroup::Ship) {
+            return context;
+        }
+        let shipper =
+            Arc::new(logport_shipper::Shipper::new(context.engine().clone(), stores.meta.clone(), buckets.clone()));
+        let context = context.with_shipper(shipper.clone());
+        schedules.push((context.clone(), shipper));
+        context
+    };
     let functions = match args.function {
-        Serve::One(function) => server::Functions::One(Context::new(function, settings, stores)),
+        Serve::One(function) => server::Functions::One(context(function)),
         // One context per function, as in separate processes: each with its own engine over the
         // same store.
         Serve::Gateway => server::Functions::Gateway(
-            Function::DEPLOYED
-                .into_iter()
-                .map(|function| (function, Context::new(function, settings.clone(), stores.clone())))
-                .collect(),
+            Function::DEPLOYED.into_iter().map(|function| (function, context(function))).collect(),
         ),
     };
 
@@ -203,13 +239,19 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // The first stdout line is for scripts and tests: the bound address, as `logport up` prints it.
     println!("logport listening on http://{address} (data: {description})");
     tracing::info!(%address, function = %args.function, "logport-lambda-local up");
+    let every = std::time::Duration::from_secs_f64(args.ship_every);
+    let timers: Vec<_> = schedules
+        .into_iter()
+        .map(|(context, shipper)| tokio::spawn(scheduled_invocations(context, shipper, every)))
+        .collect();
     server::serve(listener, Arc::new(functions), shutdown_signal()).await;
+    timers.iter().for_each(tokio::task::JoinHandle::abort);
     tracing::info!("stopped");
     Ok(())
 }
 
-/// S3 + DynamoDB as the flags (or their variables) say, through the AWS chain.
-async fn open_aws(args: &Args) -> anyhow::Result<Stores> {
+/// S3 + DynamoDB as the flags (or their variables) say, through the AWS chain; and the S3 client.
+async fn open_aws(args: &Args) -> anyhow::Result<(Stores, Option<aws_sdk_s3::Client>)> {
     let non_empty = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
     let config = logport_store_aws::AwsStoreConfig {
         bucket: non_empty(&args.s3_bucket).context("--backend aws needs --s3-bucket (or LOGPORT_S3_BUCKET)")?,
@@ -227,7 +269,26 @@ async fn open_aws(args: &Args) -> anyhow::Result<Stores> {
     if let Some(endpoint) = &config.endpoint {
         description.push_str(&format!(" at {endpoint}"));
     }
-    Ok(Stores::new(store.objects, store.meta, description))
+    let client = store.objects.client().clone();
+    Ok((Stores::new(store.objects, store.meta, description), Some(client)))
+}
+
+/// The shipper function's scheduled invocations: every `every`, the event EventBridge Scheduler
+/// sends by default (`{}`) through the function's own handler.
+async fn scheduled_invocations(context: Context, shipper: Arc<logport_shipper::Shipper>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let event = lambda_http::LambdaEvent::new(serde_json::json!({}), lambda_http::Context::default());
+        match logport_lambda::handle_shipper(&context, &shipper, event).await {
+            Ok(report) if report["tasksRun"].as_u64().is_some_and(|run| run > 0) => {
+                tracing::info!(%report, "scheduled shipper invocation");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "scheduled shipper invocation failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
