@@ -199,7 +199,10 @@ impl Agent {
     }
 
     /// One round: discover, read, parse, batch, send what is due, checkpoint at least every second.
-    pub fn step(&mut self, fs: &dyn Fs, sink: &mut dyn Sink, now_ms: u64, date: &str) {
+    /// Returns whether anything was read (more may be waiting): the caller then
+    /// steps again at once instead of waiting for the next poll, so a backlog is read at the speed
+    /// of parsing and sending (and of the host's CPU and bandwidth caps), not of the poll interval.
+    pub fn step(&mut self, fs: &dyn Fs, sink: &mut dyn Sink, now_ms: u64, date: &str) -> bool {
         self.polls += 1;
         let read_time = (now_ms / 1000) as u32;
         let batch_bytes = self.settings.batch_bytes;
@@ -261,6 +264,7 @@ impl Agent {
         if self.dirty && now_ms.saturating_sub(self.last_checkpoint_ms) >= self.settings.checkpoint_ms.min(1000) {
             self.save(now_ms);
         }
+        self.sources.iter().any(|source| source.tailer.has_backlog())
     }
 
     fn add_events(

@@ -79,6 +79,23 @@ impl PutLogs {
     }
 }
 
+/// The signed `POST /agents/poll` (Logport) carrying `body` (JSON), dated `date`.
+pub fn poll_request(target: &Target, body: Vec<u8>, date: &str) -> PutLogs {
+    let path = "/agents/poll".to_owned();
+    let mut headers: Vec<(String, String)> = vec![
+        ("content-type".into(), "application/json".into()),
+        ("x-log-bodyrawsize".into(), body.len().to_string()),
+        ("x-log-apiversion".into(), "0.6.0".into()),
+        ("x-log-signaturemethod".into(), "hmac-sha1".into()),
+        ("x-log-project".into(), target.project.clone()),
+        ("date".into(), date.to_owned()),
+        ("content-md5".into(), hex::encode_upper(Md5::digest(&body))),
+    ];
+    let signature = sign_v1(&target.key_secret, "POST", &path, &[], &headers);
+    headers.push(("authorization".into(), format!("LOG {}:{signature}", target.key_id)));
+    PutLogs { method: "POST", path, headers, body }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,8 @@ pub struct Tailer {
     first_poll: bool,
     next_key: u64,
     stats: TailStats,
+    /// Whether the last [`Tailer::read`] read anything (more may be waiting).
+    backlog: bool,
 }
 
 fn read_head(file: &dyn OpenFile, size: u64) -> std::io::Result<Vec<u8>> {
@@ -243,6 +245,7 @@ impl Tailer {
             first_poll: true,
             next_key: 1,
             stats: TailStats::default(),
+            backlog: false,
         }
     }
 
@@ -543,6 +546,7 @@ impl Tailer {
         let mut chunks = Vec::new();
         let mut buf = vec![0u8; READ_CHUNK];
         let mut lost_errors = Vec::new();
+        self.backlog = false;
         for stream in &mut self.streams {
             let mut lines = Vec::new();
             let mut eof = false;
@@ -591,6 +595,11 @@ impl Tailer {
             }
             if n == 0 {
                 eof = true;
+            }
+            // Reads may come back short (a WASI host hands out at most what its stream holds), so
+            // anything read means there may be more: read again until a read finds nothing.
+            if n > 0 {
+                self.backlog = true;
             }
             let data = &buf[..n];
             let mut start = 0;
@@ -642,6 +651,12 @@ impl Tailer {
             self.error(error);
         }
         chunks
+    }
+
+    /// Whether the last [`Tailer::read`] read anything: then more may be waiting, and the caller
+    /// should read again without waiting for the next poll.
+    pub fn has_backlog(&self) -> bool {
+        self.backlog
     }
 
     /// Records that the pipeline has durably handled stream `stream` up to `offset`.

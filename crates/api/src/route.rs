@@ -55,6 +55,46 @@ pub enum Route {
     },
     /// Consumer groups (`/logstores/{ls}/consumergroups[/{cg}]`).
     ConsumerGroup(ConsumerGroupCall),
+    /// Machine groups, collection configs and agent polls (`/machinegroups`, `/configs`,
+    /// `/agents/poll`).
+    Collection(CollectionCall),
+}
+
+/// The collection calls: SLS's machine group and Logtail config API, plus Logport's agent poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectionCall {
+    /// `POST /machinegroups`.
+    CreateMachineGroup,
+    /// `GET /machinegroups?offset&size&groupName`.
+    ListMachineGroups,
+    /// `GET /machinegroups/{g}`.
+    GetMachineGroup(String),
+    /// `PUT /machinegroups/{g}`.
+    UpdateMachineGroup(String),
+    /// `DELETE /machinegroups/{g}`.
+    DeleteMachineGroup(String),
+    /// `GET /machinegroups/{g}/machines`.
+    ListMachines(String),
+    /// `GET /machinegroups/{g}/configs`.
+    AppliedConfigs(String),
+    /// `PUT /machinegroups/{g}/configs/{c}`.
+    ApplyConfig { group: String, config: String },
+    /// `DELETE /machinegroups/{g}/configs/{c}`.
+    RemoveConfig { group: String, config: String },
+    /// `POST /configs`.
+    CreateConfig,
+    /// `GET /configs?offset&size&configName`.
+    ListConfigs,
+    /// `GET /configs/{c}`.
+    GetConfig(String),
+    /// `PUT /configs/{c}`.
+    UpdateConfig(String),
+    /// `DELETE /configs/{c}`.
+    DeleteConfig(String),
+    /// `GET /configs/{c}/machinegroups`.
+    AppliedMachineGroups(String),
+    /// `POST /agents/poll` (Logport): an agent's heartbeat, answered with its configs.
+    AgentPoll,
 }
 
 /// One call of the shipper API (SLS's, plus Logport's `?type=flush`).
@@ -114,15 +154,16 @@ impl Route {
             | Self::DeleteProject
             | Self::CreateLogstore
             | Self::UpdateLogstore(_)
-            | Self::DeleteLogstore(_)
-            | Self::Shipper { .. } => RouteGroup::Admin,
+            | Self::DeleteLogstore(_) => RouteGroup::Admin,
+            Self::Shipper { .. } => RouteGroup::Ship,
             Self::PutLogs { .. } => RouteGroup::Write,
             Self::ListShards(_) | Self::GetCursor { .. } | Self::GetCursorTime { .. } | Self::PullLogs { .. } => {
                 RouteGroup::Read
             }
             Self::GetLogs(_) | Self::GetLogsV1(_) | Self::Histogram(_) | Self::Context(_) => RouteGroup::Query,
-            // Group state and checkpoints are metadata writes, served with the admin calls.
-            Self::ConsumerGroup(_) => RouteGroup::Admin,
+            // Group state and checkpoints are metadata writes, served with the admin calls; so are
+            // collection configs and agent polls.
+            Self::ConsumerGroup(_) | Self::Collection(_) => RouteGroup::Admin,
         }
     }
 }
@@ -144,12 +185,21 @@ pub enum RouteGroup {
     Read,
     /// Search and SQL over stored logs (GetLogs, histograms, context).
     Query,
+    /// The shipper API: rules, tasks, retries, flush (`/logstores/{ls}/shipper...`). Its own group
+    /// because serving it links the shipper (Arrow, Parquet): on Lambda, the shipper function.
+    Ship,
 }
 
 impl RouteGroup {
     /// Every group.
-    pub const ALL: &'static [RouteGroup] =
-        &[RouteGroup::Admin, RouteGroup::Describe, RouteGroup::Write, RouteGroup::Read, RouteGroup::Query];
+    pub const ALL: &'static [RouteGroup] = &[
+        RouteGroup::Admin,
+        RouteGroup::Describe,
+        RouteGroup::Write,
+        RouteGroup::Read,
+        RouteGroup::Query,
+        RouteGroup::Ship,
+    ];
 
     /// The group's name, for logs and messages.
     pub fn name(self) -> &'static str {
@@ -159,6 +209,7 @@ impl RouteGroup {
             Self::Write => "write",
             Self::Read => "read",
             Self::Query => "query",
+            Self::Ship => "shipper",
         }
     }
 }
@@ -260,6 +311,9 @@ pub fn route(method: &Method, path: &str, params: &Params, has_project: bool) ->
         (_, ["logstores", logstore, "consumergroups", rest @ ..]) => {
             Route::ConsumerGroup(consumer_group_route(method, logstore, rest, kind).ok_or_else(unsupported)??)
         }
+        (method, ["machinegroups" | "configs" | "agents", ..]) => {
+            Route::Collection(collection_route(method, &segments).ok_or_else(unsupported)?)
+        }
         _ => return Err(unsupported()),
     };
     Ok(route)
@@ -295,6 +349,36 @@ fn consumer_group_route(
         _ => return None,
     };
     Some(Ok(call))
+}
+
+/// The collection call at `segments`, `None` when there is none.
+fn collection_route(method: &Method, segments: &[&str]) -> Option<CollectionCall> {
+    use CollectionCall as C;
+    let own = |name: &&str| (*name).to_owned();
+    let call = match (method, segments) {
+        (&Method::POST, ["machinegroups"]) => C::CreateMachineGroup,
+        (&Method::GET, ["machinegroups"]) => C::ListMachineGroups,
+        (&Method::GET, ["machinegroups", group]) => C::GetMachineGroup(own(group)),
+        (&Method::PUT, ["machinegroups", group]) => C::UpdateMachineGroup(own(group)),
+        (&Method::DELETE, ["machinegroups", group]) => C::DeleteMachineGroup(own(group)),
+        (&Method::GET, ["machinegroups", group, "machines"]) => C::ListMachines(own(group)),
+        (&Method::GET, ["machinegroups", group, "configs"]) => C::AppliedConfigs(own(group)),
+        (&Method::PUT, ["machinegroups", group, "configs", config]) => {
+            C::ApplyConfig { group: own(group), config: own(config) }
+        }
+        (&Method::DELETE, ["machinegroups", group, "configs", config]) => {
+            C::RemoveConfig { group: own(group), config: own(config) }
+        }
+        (&Method::POST, ["configs"]) => C::CreateConfig,
+        (&Method::GET, ["configs"]) => C::ListConfigs,
+        (&Method::GET, ["configs", config]) => C::GetConfig(own(config)),
+        (&Method::PUT, ["configs", config]) => C::UpdateConfig(own(config)),
+        (&Method::DELETE, ["configs", config]) => C::DeleteConfig(own(config)),
+        (&Method::GET, ["configs", config, "machinegroups"]) => C::AppliedMachineGroups(own(config)),
+        (&Method::POST, ["agents", "poll"]) => C::AgentPoll,
+        _ => return None,
+    };
+    Some(call)
 }
 
 #[cfg(test)]
@@ -347,7 +431,7 @@ mod tests {
         assert_eq!(shipper(Method::PUT, "/logstores/ls/shipper/s1/tasks", ""), ShipperCall::Retry("s1".into()));
         assert!(at(Method::POST, "/logstores/ls/shipper/s1", "").is_err());
         assert!(at(Method::GET, "/logstores/ls/shipper/s1/other", "").is_err());
-        assert_eq!(at(Method::GET, "/logstores/ls/shipper", "").unwrap().group(), RouteGroup::Admin);
+        assert_eq!(at(Method::GET, "/logstores/ls/shipper", "").unwrap().group(), RouteGroup::Ship);
     }
 
     #[test]
@@ -410,6 +494,27 @@ mod tests {
         assert_eq!(at(Method::POST, "/logstores/ls/consumergroups/g", "").unwrap_err().code, "ParameterInvalid");
         assert_eq!(at(Method::PUT, "/logstores/ls/consumergroups", "").unwrap_err().code, "RequestNotSupported");
         assert_eq!(at(Method::GET, "/logstores/ls/consumergroups/g/x", "").unwrap_err().code, "RequestNotSupported");
+    }
+
+    #[test]
+    fn routes_collection_calls() {
+        use CollectionCall as C;
+        let call = |method: Method, path: &str| match at(method, path, "") {
+            Ok(Route::Collection(call)) => Ok(call),
+            Ok(other) => panic!("{path} routed to {other:?}"),
+            Err(error) => Err(error.code),
+        };
+        assert_eq!(call(Method::POST, "/machinegroups"), Ok(C::CreateMachineGroup));
+        assert_eq!(call(Method::GET, "/machinegroups/web/machines"), Ok(C::ListMachines("web".into())));
+        assert_eq!(
+            call(Method::PUT, "/machinegroups/web/configs/app"),
+            Ok(C::ApplyConfig { group: "web".into(), config: "app".into() })
+        );
+        assert_eq!(call(Method::GET, "/configs/app/machinegroups"), Ok(C::AppliedMachineGroups("app".into())));
+        assert_eq!(call(Method::DELETE, "/configs/app"), Ok(C::DeleteConfig("app".into())));
+        assert_eq!(call(Method::POST, "/agents/poll"), Ok(C::AgentPoll));
+        assert_eq!(call(Method::GET, "/agents/poll"), Err("RequestNotSupported"));
+        assert_eq!(call(Method::POST, "/configs/app"), Err("RequestNotSupported"));
     }
 
     #[test]

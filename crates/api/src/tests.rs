@@ -210,3 +210,66 @@ fn an_api_serving_some_groups_refuses_the_others() {
     let missing = call(&reader, Method::GET, "/logstores/nope/shards", &[], "");
     assert_eq!(json_of(&missing)["errorCode"], "LogStoreNotExist");
 }
+
+#[test]
+fn machine_groups_configs_and_agent_polls_over_http() {
+    let api = setup();
+    let ok = |response: Response<Bytes>| {
+        assert_eq!(response.status(), StatusCode::OK, "{}", String::from_utf8_lossy(response.body()));
+        response
+    };
+    let error = |response: Response<Bytes>, status: StatusCode, code: &str| {
+        assert_eq!(response.status(), status, "{}", String::from_utf8_lossy(response.body()));
+        let body = json_of(&response);
+        assert_eq!(body["errorCode"], code, "{body}");
+        assert!(!body["errorMessage"].as_str().unwrap().is_empty());
+    };
+    let group = r#"{"groupName":"web","machineIdentifyType":"userdefined","groupAttribute":{"groupTopic":"t"},
+        "machineList":["blue"]}"#;
+    ok(call(&api, Method::POST, "/machinegroups", &[], group));
+    error(call(&api, Method::POST, "/machinegroups", &[], group), StatusCode::BAD_REQUEST, "MachineGroupAlreadyExist");
+    let got = json_of(&ok(call(&api, Method::GET, "/machinegroups/web", &[], "")));
+    assert_eq!(got["machineList"][0], "blue");
+    assert_eq!(got["groupAttribute"]["groupTopic"], "t");
+    let config = r#"{"configName":"app","inputType":"file","inputDetail":{"logType":"common_reg_log",
+        "logPath":"/var/log","filePattern":"*.log","regex":"(\\w+) (.*)","key":["level","msg"]},
+        "outputType":"LogService","outputDetail":{"logstoreName":"ls"}}"#;
+    ok(call(&api, Method::POST, "/configs", &[], config));
+    error(call(&api, Method::POST, "/configs", &[], config), StatusCode::BAD_REQUEST, "ConfigAlreadyExist");
+    let bad_regex = config.replace("app", "bad").replace(r"(\\w+) (.*)", "(unclosed");
+    error(call(&api, Method::POST, "/configs", &[], bad_regex), StatusCode::BAD_REQUEST, "ParameterInvalid");
+    error(
+        call(&api, Method::PUT, "/machinegroups/nope/configs/app", &[], ""),
+        StatusCode::NOT_FOUND,
+        "MachineGroupNotExist",
+    );
+    error(call(&api, Method::PUT, "/machinegroups/web/configs/nope", &[], ""), StatusCode::NOT_FOUND, "ConfigNotExist");
+    error(call(&api, Method::GET, "/configs/nope", &[], ""), StatusCode::NOT_FOUND, "ConfigNotExist");
+    ok(call(&api, Method::PUT, "/machinegroups/web/configs/app", &[], ""));
+    let applied = json_of(&ok(call(&api, Method::GET, "/configs/app/machinegroups", &[], "")));
+    assert_eq!(applied["machinegroups"], serde_json::json!(["web"]));
+    let listed = json_of(&ok(call(&api, Method::GET, "/configs?size=10", &[], "")));
+    assert_eq!((listed["total"].clone(), listed["configs"].clone()), (1.into(), serde_json::json!(["app"])));
+
+    let poll = r#"{"ip":"10.0.0.7","userDefinedId":"blue","status":{"version":"0.1","files":2,"errors":["x"]}}"#;
+    let answer = json_of(&ok(call(&api, Method::POST, "/agents/poll", &[], poll)));
+    assert_eq!(answer["modified"], true);
+    assert_eq!(answer["configs"][0]["inputDetail"]["filePattern"], "*.log");
+    assert_eq!(answer["configs"][0]["outputDetail"]["projectName"], "proj");
+    let again = format!(r#"{{"ip":"10.0.0.7","userDefinedId":"blue","etag":{}}}"#, answer["etag"]);
+    assert_eq!(json_of(&ok(call(&api, Method::POST, "/agents/poll", &[], again)))["modified"], false);
+    let machines = json_of(&ok(call(&api, Method::GET, "/machinegroups/web/machines", &[], "")));
+    assert_eq!(machines["machines"][0]["ip"], "10.0.0.7");
+    assert_eq!(machines["machines"][0]["userdefined-id"], "blue");
+    error(call(&api, Method::POST, "/agents/poll", &[], "{}"), StatusCode::BAD_REQUEST, "ParameterInvalid");
+    error(
+        call(&api, Method::GET, "/machinegroups/nope/machines", &[], ""),
+        StatusCode::NOT_FOUND,
+        "MachineGroupNotExist",
+    );
+
+    ok(call(&api, Method::DELETE, "/machinegroups/web/configs/app", &[], ""));
+    ok(call(&api, Method::DELETE, "/configs/app", &[], ""));
+    ok(call(&api, Method::DELETE, "/machinegroups/web", &[], ""));
+    assert_eq!(json_of(&ok(call(&api, Method::GET, "/machinegroups", &[], "")))["total"], 0);
+}

@@ -2,6 +2,7 @@
 //! twice and builds the SLS response.
 
 mod admin;
+mod collection;
 mod consumer;
 mod logs;
 #[cfg(feature = "query")]
@@ -50,6 +51,7 @@ pub(crate) async fn run(
         // Served by `shipper::run` when the API has a shipper (see `Api::with_shipper`).
         Route::Shipper { .. } => Err(ApiError::not_found("shipping is not served by this endpoint")),
         Route::ConsumerGroup(consumer_call) => consumer::run(engine, call, consumer_call).await,
+        Route::Collection(collection_call) => collection::run(engine, call, collection_call).await,
         #[cfg(not(feature = "query"))]
         Route::GetLogs(_) | Route::GetLogsV1(_) | Route::Histogram(_) | Route::Context(_) => {
             Err(ApiError::not_found("queries are served by the query function of this deployment"))

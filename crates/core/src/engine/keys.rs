@@ -103,3 +103,23 @@ pub fn consumer_checkpoints(
 ) -> String {
     format!("cgcheckpoints#{project}#{logstore}#{incarnation}#{group}#{group_incarnation}")
 }
+
+/// Partition of a project's machine groups (Logtail-style collection); sort key = group name.
+pub fn machine_groups(project: &str) -> String {
+    format!("machinegroups#{project}")
+}
+
+/// Partition of a project's collection configs; sort key = config name.
+pub fn collection_configs(project: &str) -> String {
+    format!("configs#{project}")
+}
+
+/// Partition of the agents that polled a project; sort key = [`machine_sk`].
+pub fn machines(project: &str) -> String {
+    format!("machines#{project}")
+}
+
+/// Sort key of an agent: its IP, then its user-defined identity (empty when it has none).
+pub fn machine_sk(ip: &str, user_defined_id: &str) -> String {
+    format!("{ip}#{user_defined_id}")
+}

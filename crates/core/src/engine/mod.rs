@@ -13,6 +13,7 @@
 //! gaps and no duplicates, with any number of writers in any number of processes.
 
 mod admin;
+mod collection;
 mod consumer;
 mod ingest;
 pub mod keys;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
 pub use admin::{LogstoreSettings, ProjectSettings};
+pub use collection::{AgentPoll, AgentStatus, CollectionConfig, MachineGroup, MachineRecord, PollAnswer};
 pub use consumer::{Assignment, CheckpointEntry, ConsumerGroupSettings, MAX_CONSUMER_GROUPS};
 pub use ingest::{Batch, PutOutcome, ShardTarget};
 pub use pull::{CursorFrom, PullOutcome};
@@ -80,6 +82,14 @@ pub enum EngineError {
     /// A checkpoint from a consumer that does not hold the shard's lease (or holds an older one).
     #[error("{0}")]
     ConsumerNotMatch(String),
+    #[error("machine group '{0}' does not exist")]
+    MachineGroupNotExist(String),
+    #[error("machine group '{0}' already exists")]
+    MachineGroupAlreadyExist(String),
+    #[error("config '{0}' does not exist")]
+    ConfigNotExist(String),
+    #[error("config '{0}' already exists")]
+    ConfigAlreadyExist(String),
 }
 
 /// Result of engine calls.
@@ -125,6 +135,9 @@ pub struct Engine {
     meta: Arc<dyn MetaStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// The next shard of a batch without a hash key, round robin from a random start: an engine
+    /// that lives for one request (a WASM component instance, a cold Lambda) would otherwise put
+    /// every such batch into shard 0, and concurrent writers would all contend for its head.
     balance: AtomicU32,
     /// Columnar directories of segments read so far (objects never change once written).
     directories: scan::DirectoryCache,
@@ -138,7 +151,7 @@ impl Engine {
             meta,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
-            balance: AtomicU32::new(0),
+            balance: AtomicU32::new(uuid::Uuid::new_v4().as_u128() as u32),
             directories: scan::DirectoryCache::default(),
         }
     }

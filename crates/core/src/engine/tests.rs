@@ -389,3 +389,117 @@ fn consumer_groups_quota_checkpoints_and_fencing() {
         assert_eq!(engine.checkpoints("proj", "store", "g1", Some(0)).await.unwrap()[0].cursor, "");
     });
 }
+
+fn machine_group(name: &str, kind: &str, members: &[&str]) -> MachineGroup {
+    MachineGroup {
+        name: name.into(),
+        machine_identify_type: kind.into(),
+        group_type: String::new(),
+        external_name: String::new(),
+        group_topic: String::new(),
+        machine_list: members.iter().map(|member| (*member).to_owned()).collect(),
+        create_time: 0,
+        last_modify_time: 0,
+        configs: Default::default(),
+    }
+}
+
+fn file_config(name: &str, pattern: &str) -> CollectionConfig {
+    CollectionConfig {
+        name: name.into(),
+        input_type: "file".into(),
+        input_detail: serde_json::json!({"logType": "common_reg_log", "logPath": "/var/log", "filePattern": pattern,
+            "regex": "(\\w+) (.*)", "key": ["level", "message"]}),
+        output_type: "LogService".into(),
+        output_detail: serde_json::json!({"logstoreName": "store"}),
+        log_sample: String::new(),
+        create_time: 0,
+        last_modify_time: 0,
+    }
+}
+
+#[test]
+fn machine_groups_and_configs_reach_polling_agents() {
+    let f = fixture(1, 7);
+    let e = &f.engine;
+    block_on(async {
+        e.create_machine_group("proj", machine_group("web", "ip", &["10.0.0.1"])).await.unwrap();
+        e.create_machine_group("proj", machine_group("tagged", "userdefined", &["blue"])).await.unwrap();
+        assert!(matches!(
+            e.create_machine_group("proj", machine_group("web", "ip", &[])).await,
+            Err(EngineError::MachineGroupAlreadyExist(_))
+        ));
+        assert!(matches!(
+            e.create_machine_group("proj", machine_group("bad", "mac", &[])).await,
+            Err(EngineError::ParameterInvalid(_))
+        ));
+        e.create_config("proj", file_config("app", "*.log")).await.unwrap();
+        assert!(matches!(
+            e.create_config("proj", file_config("app", "*.log")).await,
+            Err(EngineError::ConfigAlreadyExist(_))
+        ));
+        let mut elsewhere = file_config("other", "*");
+        elsewhere.output_detail = serde_json::json!({"logstoreName": "missing"});
+        assert!(matches!(e.create_config("proj", elsewhere).await, Err(EngineError::LogStoreNotExist(_))));
+        assert!(matches!(
+            e.apply_config_to_group("proj", "nope", "app").await,
+            Err(EngineError::MachineGroupNotExist(_))
+        ));
+        assert!(matches!(e.apply_config_to_group("proj", "web", "nope").await, Err(EngineError::ConfigNotExist(_))));
+
+        let poll = AgentPoll { ip: "10.0.0.1".into(), ..Default::default() };
+        let PollAnswer::Configs { etag: empty, configs } = e.agent_poll("proj", poll.clone()).await.unwrap() else {
+            panic!("a first poll gets configs");
+        };
+        assert!(configs.is_empty());
+
+        e.apply_config_to_group("proj", "web", "app").await.unwrap();
+        e.apply_config_to_group("proj", "tagged", "app").await.unwrap();
+        assert_eq!(e.applied_configs("proj", "web").await.unwrap(), ["app"]);
+        assert_eq!(e.applied_machine_groups("proj", "app").await.unwrap(), ["tagged", "web"]);
+        let poll = AgentPoll { etag: Some(empty.clone()), ..poll };
+        let PollAnswer::Configs { etag, configs } = e.agent_poll("proj", poll.clone()).await.unwrap() else {
+            panic!("an applied config changes the answer");
+        };
+        assert_eq!(configs.len(), 1);
+        assert_ne!(etag, empty);
+        let poll = AgentPoll { etag: Some(etag.clone()), ..poll };
+        assert_eq!(e.agent_poll("proj", poll.clone()).await.unwrap(), PollAnswer::NotModified { etag: etag.clone() });
+
+        // An update of the config changes the ETag; so does its removal.
+        e.update_config("proj", file_config("app", "*.txt")).await.unwrap();
+        let PollAnswer::Configs { etag: updated, configs } = e.agent_poll("proj", poll.clone()).await.unwrap() else {
+            panic!("an updated config is sent again");
+        };
+        assert_eq!(configs[0].input_detail["filePattern"], "*.txt");
+        e.remove_config_from_group("proj", "web", "app").await.unwrap();
+        let poll = AgentPoll { etag: Some(updated), ..poll };
+        let PollAnswer::Configs { configs, .. } = e.agent_poll("proj", poll).await.unwrap() else {
+            panic!("a removed config is taken away");
+        };
+        assert!(configs.is_empty());
+
+        // The user-defined identity is what a `userdefined` group matches.
+        let tagged = AgentPoll {
+            ip: "10.9.9.9".into(),
+            user_defined_id: "blue".into(),
+            status: AgentStatus { version: "1.2".into(), files: 3, ..Default::default() },
+            ..Default::default()
+        };
+        let PollAnswer::Configs { configs, .. } = e.agent_poll("proj", tagged).await.unwrap() else { panic!() };
+        assert_eq!(configs.len(), 1);
+        f.clock.0.fetch_add(5, Ordering::SeqCst);
+        let machines = e.list_machines("proj", "tagged").await.unwrap();
+        assert_eq!(machines.len(), 1);
+        assert_eq!(machines[0].status.files, 3);
+        assert_eq!(machines[0].last_heartbeat_time, 1_700_000_000);
+        assert_eq!(e.list_machines("proj", "web").await.unwrap()[0].ip, "10.0.0.1");
+
+        // Deleting a config takes it off every group.
+        e.delete_config("proj", "app").await.unwrap();
+        assert!(e.applied_configs("proj", "tagged").await.unwrap().is_empty());
+        e.delete_machine_group("proj", "web").await.unwrap();
+        assert!(matches!(e.machine_group("proj", "web").await, Err(EngineError::MachineGroupNotExist(_))));
+        assert_eq!(e.list_machine_groups("proj").await.unwrap().len(), 1);
+    });
+}
