@@ -2,12 +2,14 @@
 //! the HTTP functions, seeing only the directories, variables and network it is given.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
+use crate::caps::{CappedHttp, Caps, CpuBudget, Meter, TokenBucket};
 use crate::{Host, Limits, OutboundHosts, Result, State};
 
 /// Most bytes kept of a run's stdout and of its stderr.
@@ -75,6 +77,18 @@ impl CommandFunction {
     /// Runs the command once in a new instance. Errors: a directory that cannot be opened, or
     /// a trap (memory or CPU cap, panic).
     pub async fn run(&self, run: &CommandRun) -> Result<CommandOutcome> {
+        self.run_inner(run, None).await
+    }
+
+    /// [`Self::run`] under [`Caps`] (no time limit applies: the command runs until it stops), with
+    /// what it uses counted in `meter`. Over its CPU share the guest is suspended until the share
+    /// catches up; its request bodies wait for the bandwidth cap; outgoing HTTP reaches only
+    /// `caps.http_authority` when set.
+    pub async fn run_capped(&self, run: &CommandRun, caps: &Caps, meter: Arc<Meter>) -> Result<CommandOutcome> {
+        self.run_inner(run, Some((caps, meter))).await
+    }
+
+    async fn run_inner(&self, run: &CommandRun, capped: Option<(&Caps, Arc<Meter>)>) -> Result<CommandOutcome> {
         let (stdout, stderr) = (MemoryOutputPipe::new(OUTPUT_CAPACITY), MemoryOutputPipe::new(OUTPUT_CAPACITY));
         let mut wasi = WasiCtx::builder();
         wasi.args(&run.args).envs(&run.env);
@@ -91,7 +105,36 @@ impl CommandFunction {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
         let outbound = if run.network { OutboundHosts::any() } else { OutboundHosts::default() };
-        let mut store = self.host.store(wasi.build(), self.limits, outbound);
+        let mut store = match capped {
+            None => self.host.store(wasi.build(), self.limits, outbound),
+            Some((caps, meter)) => {
+                let bucket = caps
+                    .send_bytes_per_sec
+                    .map(|rate| Arc::new(Mutex::new(TokenBucket::new(rate, std::time::Instant::now()))));
+                // The run's network grant, else the caps' list (the agent: its endpoint only).
+                let allowed = if run.network { outbound } else { caps.outbound.clone() };
+                let hooks = CappedHttp {
+                    meter: meter.clone(),
+                    bucket,
+                    outbound: allowed.clone(),
+                    client: self.host.client.clone(),
+                };
+                let mut store =
+                    self.host.store_metered(wasi.build(), self.limits, allowed, Some(meter.clone()), Some(hooks));
+                // One tick per deadline: the callback sees the budget every EPOCH_TICK of guest code.
+                store.set_epoch_deadline(1);
+                let budget = caps.cpu_share.map(CpuBudget::new);
+                store.epoch_deadline_callback(move |_| {
+                    use wasmtime::UpdateDeadline;
+                    let wait = budget.as_ref().and_then(|budget| meter.cpu_wait(budget));
+                    Ok(match wait {
+                        Some(wait) => UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(wait))),
+                        None => UpdateDeadline::Continue(1),
+                    })
+                });
+                store
+            }
+        };
         let command = self.pre.instantiate_async(&mut store).await?;
         let success = match command.wasi_cli_run().call_run(&mut store).await {
             Ok(result) => result.is_ok(),

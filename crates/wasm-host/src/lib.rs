@@ -18,6 +18,8 @@
 //! It must not know Logport's API or storage: components get what they need through their
 //! environment and WASI.
 
+pub mod caps;
+mod client;
 mod command;
 mod http;
 pub mod manifest;
@@ -30,11 +32,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-pub use command::{CommandFunction, CommandRun, Preopen};
+use caps::{CappedHttp, Limiter, Meter};
+
+pub use caps::{Caps, CpuBudget, TokenBucket, Usage};
+pub use command::{CommandFunction, CommandOutcome, CommandRun, Preopen};
 pub use http::HttpFunction;
 pub use outbound::{OutboundHostError, OutboundHosts};
 pub use serve::{App, serve};
@@ -74,10 +79,12 @@ impl Limits {
 }
 
 /// A wasmtime engine set up for Logport's components: async, epoch interruption, and a disk
-/// cache of compiled code when given a directory. Cheap to clone.
+/// cache of compiled code when given a directory, and the pool of connections the components'
+/// outgoing requests share. Cheap to clone.
 #[derive(Clone)]
 pub struct Host {
     engine: Engine,
+    client: client::Client,
     _ticker: Arc<Ticker>,
 }
 
@@ -122,7 +129,7 @@ impl Host {
                 }
             }
         })?;
-        Ok(Self { engine, _ticker: Arc::new(Ticker { stop }) })
+        Ok(Self { engine, client: client::Client::new(), _ticker: Arc::new(Ticker { stop }) })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -138,12 +145,29 @@ impl Host {
     /// A store for one request or run, with the limits and the epoch deadline applied, and its
     /// outgoing HTTP requests checked against `outbound`.
     fn store(&self, wasi: WasiCtx, limits: Limits, outbound: OutboundHosts) -> Store<State> {
+        self.store_metered(wasi, limits, outbound, None, None)
+    }
+
+    /// [`Self::store`] with the memory peak recorded in `meter` and, for a capped run, wasi:http
+    /// through `capped` (which does the outbound check itself).
+    fn store_metered(
+        &self,
+        wasi: WasiCtx,
+        limits: Limits,
+        outbound: OutboundHosts,
+        meter: Option<Arc<Meter>>,
+        capped: Option<CappedHttp>,
+    ) -> Store<State> {
         let state = State {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: outbound::Hooks { outbound },
+            hooks: outbound::Hooks { outbound, client: self.client.clone() },
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(64).build(),
+            limits: Limiter {
+                limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(64).build(),
+                meter,
+            },
+            capped,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -160,7 +184,8 @@ pub struct State {
     http: WasiHttpCtx,
     hooks: outbound::Hooks,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Limiter,
+    capped: Option<CappedHttp>,
 }
 
 impl std::fmt::Debug for State {
@@ -177,7 +202,11 @@ impl WasiView for State {
 
 impl WasiHttpView for State {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        let hooks: &mut dyn WasiHttpHooks = match &mut self.capped {
+            Some(capped) => capped,
+            None => &mut self.hooks,
+        };
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks }
     }
 }
 

@@ -15,7 +15,6 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The parsed list. Cheap to clone.
@@ -201,20 +200,12 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The wasi:http hooks of a store: outgoing requests are checked against the list, then sent
-/// by wasmtime's default client.
+/// on the host's pooled client.
 #[derive(Debug, Clone)]
 pub(crate) struct Hooks {
     pub(crate) outbound: OutboundHosts,
+    pub(crate) client: crate::client::Client,
 }
-
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
-                HttpError,
-            >,
-        > + Send,
->;
 
 impl WasiHttpHooks for Hooks {
     fn send_request(
@@ -222,15 +213,13 @@ impl WasiHttpHooks for Hooks {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _response_error: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> SendFuture {
+    ) -> crate::client::SendFuture {
         if !self.outbound.allows_uri(request.uri()) {
             tracing::warn!(uri = %request.uri(), "outgoing request denied: not in allowed_outbound_hosts");
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
-        })
+        let client = self.client.clone();
+        Box::new(async move { client.send(request, options).await })
     }
 }
 

@@ -190,3 +190,58 @@ async fn outgoing_requests_go_only_to_allowed_hosts() {
     assert_eq!(status, 502, "{body}");
     assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
 }
+
+/// An HTTP/1.1 server that keeps connections open: counts connections and requests.
+async fn keep_alive_server() -> (u16, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counts = std::sync::Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let counter = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter[0].fetch_add(1, Ordering::SeqCst);
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    // One request head (GET: no body), then the answer; the connection stays open.
+                    while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let end = pending.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    pending.drain(..end);
+                    counter[1].fetch_add(1, Ordering::SeqCst);
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong";
+                    if stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, counts)
+}
+
+#[tokio::test]
+async fn instances_share_kept_alive_connections() {
+    use logport_wasm_host::OutboundHosts;
+    use std::sync::atomic::Ordering;
+    let Some(path) = component("logport_component_testbed.wasm") else { return };
+    let host = Host::new(None).unwrap();
+    let (port, counts) = keep_alive_server().await;
+    let list = OutboundHosts::parse(&[format!("http://127.0.0.1:{port}")]).unwrap();
+    let function = HttpFunction::load(&host, "testbed", &path, Vec::new(), CAPS).unwrap().with_outbound_hosts(list);
+    // Each incoming request is a fresh instance; their outgoing requests go over one connection.
+    for _ in 0..5 {
+        let (status, body) = get(&function, &format!("/fetch?url=http://127.0.0.1:{port}/ping")).await;
+        assert_eq!((status, body.as_str()), (200, "fetched 200 pong"));
+    }
+    assert_eq!(counts[1].load(Ordering::SeqCst), 5, "requests");
+    assert_eq!(counts[0].load(Ordering::SeqCst), 1, "connections");
+}

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use logport_core::codec::Compression;
 
 const BATCH_RAW_BYTES: usize = 64 << 10;
+/// Concurrent PutLogs senders (`LOGPORT_BENCH_SENDERS` overrides).
 const SENDERS: usize = 2;
 const INSTANTIATIONS: usize = 300;
 
@@ -199,7 +200,8 @@ fn put_all(agent: &ureq::Agent, base: &str, project: &str, batches: &Arc<Vec<Pre
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    let senders: Vec<_> = (0..SENDERS)
+    let senders = std::env::var("LOGPORT_BENCH_SENDERS").ok().and_then(|n| n.parse().ok()).unwrap_or(SENDERS);
+    let senders: Vec<_> = (0..senders.max(1))
         .map(|_| {
             let (agent, base, project) = (agent.clone(), base.to_owned(), project.to_owned());
             let (batches, next, latencies) = (batches.clone(), next.clone(), latencies.clone());

@@ -1,0 +1,82 @@
+//! The Logport agent as a WASI command component (wasm32-wasip2): the same core
+//! (`logport-agent`: discovery, tailing through rotations, parsing, batching, signing, the disk
+//! cache) and the same TOML configuration as the native `logport agent run`, with files read
+//! through the directories the host preopens and PutLogs sent through wasi:http.
+//!
+//! `logport-agent --config <file> [--stop-file <file>] [--source-ip <ip>] [--hostname <name>]`:
+//! runs until the stop file exists (a component has no signals), then sends or caches what it
+//! holds and writes its checkpoints. Run it with `logport agent run --component <wasm> --config
+//! <file>`, which grants the sources' directories (read-only) and the state directory at the same
+//! paths as on the host, outgoing HTTP to the configured endpoint only, and enforces the memory,
+//! CPU and bandwidth caps.
+
+#[cfg(target_arch = "wasm32")]
+mod fs;
+#[cfg(target_arch = "wasm32")]
+mod transport;
+
+#[cfg(target_arch = "wasm32")]
+fn main() -> std::process::ExitCode {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use logport_agent::agent::Agent;
+    use logport_agent::config::Config;
+
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| args.iter().position(|arg| arg == name).and_then(|at| args.get(at + 1)).cloned();
+    let fail = |message: String| {
+        eprintln!("logport-agent: error: {message}");
+        std::process::ExitCode::FAILURE
+    };
+    let Some(config_path) = value("--config") else {
+        return fail(
+            "usage: logport-agent --config <file> [--stop-file <file>] [--source-ip <ip>] [--hostname <name>]".into(),
+        );
+    };
+    let text = match std::fs::read_to_string(&config_path) {
+        Ok(text) => text,
+        Err(error) => return fail(format!("cannot read the agent config {config_path}: {error}")),
+    };
+    let config = match Config::from_toml(&text) {
+        Ok(config) => config,
+        Err(error) => return fail(format!("{config_path}: {error}")),
+    };
+    let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let date = || httpdate::fmt_http_date(SystemTime::now());
+    // A component cannot see the host's addresses or name: the host passes them.
+    let source_ip =
+        config.agent.source_ip.clone().or_else(|| value("--source-ip")).unwrap_or_else(|| "127.0.0.1".into());
+    let hostname = config.agent.hostname.clone().or_else(|| value("--hostname")).unwrap_or_else(|| "localhost".into());
+    let mut agent = match Agent::new(&config, source_ip, hostname) {
+        Ok(agent) => agent,
+        Err(error) => return fail(error),
+    };
+    for error in agent.status(now_ms()).errors {
+        eprintln!("logport-agent: {error}");
+    }
+    let mut sink = transport::WasiHttpSink::new(&config.service.endpoint, Duration::from_secs(30));
+    let fs = fs::WasiFs::new();
+    let stop_file = value("--stop-file");
+    let stopped = || stop_file.as_deref().is_some_and(|path| std::path::Path::new(path).exists());
+    let poll = Duration::from_millis(config.agent.poll_ms.max(1));
+    while !stopped() {
+        let started = Instant::now();
+        let backlog = agent.step(&fs, &mut sink, now_ms(), &date());
+        if !backlog && let Some(rest) = poll.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    agent.stop(&mut sink, now_ms(), &date());
+    std::process::ExitCode::SUCCESS
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    eprintln!(
+        "logport-agent: this is the WASI component's entry point: build it with \
+         `cargo build --profile release-wasm --target wasm32-wasip2 -p logport-agent-component` \
+         and run it with `logport agent run --component <wasm> --config <file>` \
+         (natively, run `logport agent run --config <file>`)"
+    );
+    std::process::ExitCode::from(2)
+}
