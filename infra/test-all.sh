@@ -26,6 +26,7 @@ cargo clippy -p logport --all-targets --features aws -- -D warnings
 # `logport consume --component` (wasmtime) is behind its `wasm` feature; the component builds for wasm32.
 cargo clippy -p logport --all-targets --features wasm -- -D warnings
 cargo clippy -p logport-consumer-component --target wasm32-wasip2 -- -D warnings
+cargo clippy -p logport-agent-component --target wasm32-wasip2 -- -D warnings
 
 step "template.yaml: cfn-lint"
 # Pinned, in the project venv (shared with tests/sdk/run.sh); pip runs only when the version differs.
@@ -53,16 +54,23 @@ export LOGPORT_REQUIRE_LOCAL_AWS=1
 step "rsyslog for the consumer tests (a real syslog receiver over TCP, TLS, UDP)"
 bash infra/rsyslog.sh
 
+step "the WASI components (release-wasm profile)"
+# One build of every component (small release-wasm profile), before any test: the wasm-host tests
+# in the workspace run load them from the target directory, and must not meet an earlier build.
+# The host (logport --features wasm) is built in the dev profile, whose Cranelift crates are
+# optimised (Cargo.toml), so components compile in seconds.
+cargo build --target wasm32-wasip2 --profile release-wasm -p logport-consumer-component -p logport-agent-component \
+  -p logport-component-ingest -p logport-component-pull -p logport-component-query -p logport-component-testbed
+wasm_components="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm"
+
 step "cargo test (unit, conformance, integration)"
 cargo test --workspace
 
-step "the WASI components (release-wasm profile) and the consumer component: byte-identical to the native consumer"
-# One build of every component (small release-wasm profile); the host (logport --features wasm) in
-# the dev profile, whose Cranelift crates are optimised (Cargo.toml), so components compile in seconds.
-cargo build --target wasm32-wasip2 --profile release-wasm -p logport-consumer-component \
-  -p logport-component-ingest -p logport-component-pull -p logport-component-query -p logport-component-testbed
-wasm_components="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip2/release-wasm"
+step "the consumer component: byte-identical to the native consumer"
 LOGPORT_CONSUMER_WASM="$wasm_components/logport-consumer.wasm" cargo test -p logport --features wasm --test consumer
+
+step "the agent component under the host's hard caps (32 MiB, 0.2 core, send bandwidth) into logport up"
+LOGPORT_AGENT_WASM="$wasm_components/logport-agent.wasm" cargo test -p logport --features wasm --test agent_wasm
 
 step "the shipper to an S3 endpoint (moto)"
 # Its `aws` feature is off in the workspace build (logport up ships to directories).
@@ -87,7 +95,7 @@ step "the Lambda handlers on S3 + DynamoDB (moto): integration tests and the off
 cargo build -p logport-lambda-local
 lambda_local="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/logport-lambda-local"
 env "${aws_test_env[@]}" LOGPORT_TEST_SERVER_BIN="$lambda_local" \
-  cargo test -p logport --test http_api --test durability --test concurrency
+  cargo test -p logport --test http_api --test durability --test concurrency --test agent_config
 env "${aws_test_env[@]}" LOGPORT_BIN="$lambda_local" bash tests/sdk/run.sh -q
 
 step "the wasm components on Logport's wasmtime host (moto): caps, spin.toml, the integration suites and the official SDK"
@@ -105,6 +113,7 @@ env "${aws_test_env[@]}" "${wasm_env[@]}" LOGPORT_BIN="$PWD/infra/serve-wasm-up.
 
 step "logport up --backend aws (moto): integration tests"
 # Last: it builds the logport binary with the `aws` feature.
-env "${aws_test_env[@]}" cargo test -p logport --features aws --test http_api --test durability --test concurrency
+env "${aws_test_env[@]}" cargo test -p logport --features aws --test http_api --test durability --test concurrency \
+  --test agent_config
 
 step "all tests passed"
