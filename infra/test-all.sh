@@ -10,6 +10,9 @@
 #   CARGO_TARGET_DIR  reuse a build directory outside the clone (faster repeated runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# A run from a clean clone gains nothing from incremental caches, which would take gigabytes of
+# disk beside the build (one per feature set of every workspace crate).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> [%4ds] %s\n' "$SECONDS" "$*"; }
 
