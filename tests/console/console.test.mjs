@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -96,6 +96,104 @@ async function loadData(api) {
   await api('POST', '/logstores/web/consumergroups', { body: { consumerGroup: 'siem', timeout: 60, order: false } });
   await api('POST', '/logstores/web/consumergroups/siem', { params: { type: 'heartbeat', consumer: 'c1' }, body: [] });
   await api('POST', '/logstores/web/consumergroups/siem', { params: { type: 'checkpoint', consumer: 'c1', forceSuccess: 'True' }, body: { shard: 0, checkpoint: Buffer.from('1').toString('base64') } });
+}
+
+/** Starts `logport agent run` in central mode as user-defined identity `host-a` of project demo. */
+function startAgent(address) {
+  const dir = join(dataDir, 'agent');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'agent.toml');
+  writeFileSync(config, [
+    '[service]', `endpoint = "http://${address}"`, 'project = "demo"', `access_key_id = "${KEY_ID}"`, `access_key_secret = "${KEY_SECRET}"`, '',
+    '[agent]', `state_dir = ${JSON.stringify(join(dir, 'state'))}`, 'poll_ms = 50', 'batch_ms = 200', 'central = true',
+    'user_defined_id = "host-a"', 'config_poll_ms = 500', '',
+  ].join('\n'));
+  return spawn(BIN, ['agent', 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+}
+
+async function agentsSteps(page, api, address) {
+  const logDir = join(dataDir, 'app-logs');
+  mkdirSync(logDir, { recursive: true });
+  await page.click('#nav-agents');
+  await page.locator('#group-form').waitFor();
+  await page.locator('#groups .empty').waitFor();
+
+  // A bad name is refused with the server's message; then the group is created.
+  await page.fill('#new-group', 'x');
+  await page.click('#group-form button[type=submit]');
+  await page.locator('#create-group-error .error').waitFor();
+  assert.match(await page.textContent('#create-group-error'), /machine group name/);
+  await page.fill('#new-group', 'web-servers');
+  await page.selectOption('#new-group-type', 'userdefined');
+  await page.fill('#new-group-machines', 'host-a, host-b');
+  await page.click('#group-form button[type=submit]');
+  await page.locator('#group-table tr[data-group="web-servers"]').waitFor();
+  assert.equal(await page.textContent('#group-table tr[data-group="web-servers"] td.mono'), 'host-a, host-b');
+
+  // A config whose regex does not compile is refused; the fixed one is listed.
+  await page.fill('#new-config', 'app-log');
+  await page.selectOption('#new-config-logstore', 'web');
+  await page.fill('#new-config-path', logDir);
+  await page.fill('#new-config-pattern', '*.log');
+  await page.fill('#new-config-regex', '(\\d+ (.*)');
+  await page.fill('#new-config-keys', 'n, msg');
+  await page.click('#config-form button[type=submit]');
+  await page.locator('#create-config-error .error').waitFor();
+  assert.match(await page.textContent('#create-config-error'), /does not compile/);
+  await page.fill('#new-config-regex', '(\\d+) (.*)');
+  await page.click('#config-form button[type=submit]');
+  await page.locator('#config-table tr[data-config="app-log"]').waitFor();
+  assert.equal(await page.textContent('#config-table tr[data-config="app-log"] td:nth-child(2)'), 'web');
+
+  // Applied to the group; the server now answers the group's agents with it.
+  await page.selectOption('#apply-config', 'app-log');
+  await page.click('#apply');
+  await page.locator('#applied-configs li[data-config="app-log"]').waitFor();
+  assert.match(await page.textContent('#agents-message'), /Applied app-log to web-servers/);
+  assert.equal(await page.textContent('#config-table tr[data-config="app-log"] td.config-groups'), 'web-servers');
+  assert.equal(await page.textContent('#group-table tr[data-group="web-servers"] td.group-configs'), 'app-log');
+  await page.locator('#machine-table').waitFor({ state: 'detached' });
+
+  const agent = startAgent(address);
+  try {
+    const refreshUntil = async (what, done, arg) => {
+      for (let i = 0; i < 120; i++) {
+        if (await page.evaluate(done, arg).catch(() => false)) return;
+        await page.click('#refresh-agents');
+        await page.waitForTimeout(500);
+      }
+      assert.fail(`not reached within 60 s: ${what}`);
+    };
+    await refreshUntil('the agent has polled', () => document.querySelector('#machine-table tr.machine[data-id="host-a"]'));
+    assert.equal(await page.textContent('#machine-table tr.machine[data-id="host-a"] td.state'), 'online');
+    assert.match(await page.textContent('#machine-table tr.machine[data-id="host-a"] td.version'), /^\d+\.\d+\.\d+/);
+
+    // A file the config names, written after the agent runs it: read from its start.
+    const lines = 200;
+    for (let i = 0; i < lines; i++) appendFileSync(join(logDir, 'app.log'), `${i} agent line ${i}\n`);
+    await refreshUntil('the agent tails the file and has caught up', () => {
+      const row = document.querySelector('#machine-table tr.machine[data-id="host-a"]');
+      return row && row.querySelector('td.files').textContent === '1' && row.querySelector('td.behind').textContent === '0 B';
+    });
+    const query = "* | select count(*) as c where msg like 'agent line%'";
+    let count = 0;
+    for (let i = 0; i < 120 && count !== lines; i++) {
+      const now = Math.floor(Date.now() / 1000);
+      const { data } = await api('POST', '/logstores/web/logs', { body: { from: now - 900, to: now + 60, query } });
+      count = Number(data[0].c);
+      if (count !== lines) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.equal(count, lines, 'every line the agent read is in the logstore, once');
+    await shot(page, '11-agents');
+
+    // Removing the config from the group: the list says so, the agent is told at its next poll.
+    await page.click('#applied-configs li[data-config="app-log"] .remove-config');
+    await page.waitForFunction(() => /Removed app-log from web-servers/.test(document.querySelector('#agents-message')?.textContent || ''));
+    await page.locator('#applied-configs').waitFor({ state: 'detached' });
+    await shot(page, '12-agents-config-removed');
+  } finally {
+    agent.kill('SIGTERM');
+  }
 }
 
 async function run() {
@@ -275,6 +373,9 @@ async function run() {
     await page.waitForFunction(() => [...document.querySelectorAll('table.stores td:first-child')].some((td) => td.textContent === 'audit'));
     await shot(page, '10-logstore-created');
 
+    step('agents: a machine group and a config made here reach a real agent (central mode); its status shows');
+    await agentsSteps(page, api, address);
+
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   } catch (error) {
     for (const open of browser.contexts().flatMap((context) => context.pages())) {
@@ -299,7 +400,7 @@ async function run() {
     await page.selectOption('#range', '3600');
     await page.click('#run');
     await page.waitForFunction((n) => document.querySelector('#hit-count')?.textContent === String(n), LOGS);
-    await shot(page, '11-dev-mode');
+    await shot(page, '13-dev-mode');
   } finally {
     await browser2.close();
     dev.child.kill('SIGTERM');

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 
 import { canonicalRequest, cursorPosition, rfc3986, signV4, v4Time } from '../../crates/console/assets/api.js';
 import { isSql, searchTerms } from '../../crates/console/assets/search.js';
+import { configBody, filesText, fmtBytes, splitList } from '../../crates/console/assets/agents.js';
 
 const fixtures = JSON.parse(readFileSync(new URL('../../crates/api/tests/data/signed_requests.json', import.meta.url)));
 
@@ -49,4 +50,19 @@ test('search terms for highlighting', () => {
   assert.ok(isSql('* | SELECT a'));
   assert.ok(!isSql('select'));
   assert.ok(!isSql('a | b'));
+});
+
+test('the agents page: lists, byte counts, config bodies', () => {
+  assert.deepEqual(splitList(' host-a, host-b  10.0.0.1,,'), ['host-a', 'host-b', '10.0.0.1']);
+  assert.equal(fmtBytes(0), '0 B');
+  assert.equal(fmtBytes(1536), '1.5 KB');
+  assert.equal(fmtBytes(300 * 1024 * 1024), '300 MB');
+  assert.equal(filesText({ logPath: '/var/log/', filePattern: '*.log' }), '/var/log/*.log');
+  assert.equal(filesText({ logPath: '/var/log', filePattern: '*.log', maxDepth: 2 }), '/var/log/**/*.log (2 levels deep)');
+  assert.deepEqual(configBody({ name: 'app', logstore: 'web', logPath: '/l', filePattern: '*.log', logType: 'common_reg_log', regex: '(\\d+) (.*)', keys: 'n, msg', maxDepth: '1' }), {
+    configName: 'app', inputType: 'file', outputType: 'LogService', outputDetail: { logstoreName: 'web' },
+    inputDetail: { logType: 'common_reg_log', logPath: '/l', filePattern: '*.log', maxDepth: 1, regex: '(\\d+) (.*)', key: ['n', 'msg'] },
+  });
+  const csv = configBody({ name: 'c', logstore: 'web', logPath: '/l', filePattern: '*.csv', logType: 'delimiter_log', regex: 'ignored', keys: 'a,b', separator: '|', maxDepth: '' });
+  assert.deepEqual(csv.inputDetail, { logType: 'delimiter_log', logPath: '/l', filePattern: '*.csv', maxDepth: 0, key: ['a', 'b'], separator: '|' });
 });

@@ -1,14 +1,15 @@
 // The console's shell: sign-in (an access key kept in sessionStorage, or the dev mode of
 // `logport up --insecure-no-auth`), the project picker and the pages (#search, #logstores,
-// #shipper).
+// #shipper, #agents).
 
+import { agentsPage } from './agents.js';
 import { loadSession, probeDevMode, request, saveSession } from './api.js';
 import { searchPage } from './search.js';
 import { shipperPage } from './shipper.js';
 import { storesPage } from './stores.js';
 import { busy, errorBox, fill, h, loading, select } from './ui.js';
 
-const PAGES = { search: ['Search', searchPage], logstores: ['Logstores', storesPage], shipper: ['Shipper', shipperPage] };
+const PAGES = { search: ['Search', searchPage], logstores: ['Logstores', storesPage], shipper: ['Shipper', shipperPage], agents: ['Agents', agentsPage] };
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');

@@ -40,6 +40,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("search.js", JS),
     asset!("shipper.js", JS),
     asset!("stores.js", JS),
+    asset!("agents.js", JS),
 ];
 
 /// The embedded file at `path` (`/console/app.js`; `/console/` is `index.html`).

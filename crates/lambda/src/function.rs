@@ -13,7 +13,8 @@
 //! without `type=` and a query call with it: that route goes to `query`, which therefore also
 //! serves the read-only project and logstore calls (`RouteGroup::Describe`). Consumer-group calls
 //! (`/logstores/{ls}/consumergroups...`) and the collection calls (`/machinegroups...`,
-//! `/configs...`, `POST /agents/poll`) are admin calls: they reach `ingest` by the `$default` route.
+//! `/configs...`, `POST /agents/poll`) are admin calls: they reach `ingest` by the `$default` route,
+//! as do the web console's static files (`/console/...`), which `ingest` serves beside the API.
 //!
 //! The fourth function, `shipper`, runs on a schedule (due windows, tasks and retries) and also
 //! serves the shipper API (`/logstores/{ls}/shipper...`: rules, tasks, retry, flush), the only
@@ -53,6 +54,13 @@ impl Function {
             Self::Shipper => &[RouteGroup::Ship],
             Self::All => RouteGroup::ALL,
         }
+    }
+
+    /// Whether the function serves the web console's static files (`/console/...`, and a
+    /// browser's `GET /` redirected there): `ingest`, which has API Gateway's `$default` route
+    /// and `ANY /`.
+    pub fn serves_console(self) -> bool {
+        matches!(self, Self::Ingest | Self::All)
     }
 
     /// The function's name, as in `--function` (the template's resource is `<Name>Function`).

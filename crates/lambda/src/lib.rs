@@ -39,10 +39,17 @@ pub fn is_http_event(payload: &serde_json::Value) -> bool {
         && payload.get("rawPath").is_some()
 }
 
+/// How often a scheduled pass also collects orphan objects (segments written by requests that
+/// never committed): listing every shard's objects is the costly part of housekeeping.
+pub const ORPHANS_EVERY_SECS: i64 = 3600;
+
 /// Answers one invocation of the shipper function: an API Gateway event is a call of the shipper
-/// API (answered as [`handle`] answers), anything else a scheduled pass
-/// ([`logport_shipper::Shipper::run_due`]) whose answer is the pass's report. The event of a
-/// schedule is not read: a pass works from the clock and the stored state.
+/// API (answered as [`handle`] answers), anything else a scheduled pass whose answer is the pass's
+/// report: shipping ([`logport_shipper::Shipper::run_due`]), then the housekeeping that
+/// `logport up` runs on timers: expired segments and idempotency keys deleted
+/// ([`logport_core::engine::Engine::sweep_expired`]) and, once per [`ORPHANS_EVERY_SECS`] across
+/// all invocations, orphan objects collected. The event of a schedule is not read: a pass works
+/// from the clock and the stored state, so a late or repeated event does no harm.
 #[cfg(all(feature = "runtime", feature = "shipper"))]
 pub async fn handle_shipper(
     context: &Context,
@@ -54,8 +61,29 @@ pub async fn handle_shipper(
         let response = handle(context, LambdaEvent::new(request, event.context)).await?;
         return Ok(serde_json::to_value(response)?);
     }
-    let report = shipper.run_due(context.engine().now()).await?;
-    Ok(serde_json::to_value(report)?)
+    let engine = context.engine();
+    let shipping = shipper.run_due(engine.now()).await?;
+    // Housekeeping failures are logged, not fatal: the shipping pass already happened, and the
+    // next pass sweeps again.
+    let swept = engine.sweep_expired().await.map_err(|error| tracing::warn!(%error, "retention sweep failed")).ok();
+    let orphans = engine
+        .collect_orphans_if_due(ORPHANS_EVERY_SECS)
+        .await
+        .map_err(|error| tracing::warn!(%error, "orphan collection failed"))
+        .ok()
+        .flatten();
+    Ok(serde_json::json!({
+        "shipping": serde_json::to_value(shipping)?,
+        "expired": swept.map(|report| serde_json::json!({
+            "segmentsDeleted": report.segments_deleted,
+            "bytesDeleted": report.bytes_deleted,
+            "idempotencyKeysDeleted": report.idempotency_keys_deleted,
+        })),
+        "orphans": orphans.map(|report| serde_json::json!({
+            "objectsDeleted": report.orphans_deleted,
+            "bytesDeleted": report.bytes_deleted,
+        })),
+    }))
 }
 
 #[cfg(feature = "runtime")]
@@ -66,7 +94,15 @@ pub async fn handle(
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Infallible> {
     let response = match convert::api_request(event.payload) {
-        Ok(request) => context.api().handle(request).await,
+        Ok(request) => {
+            let (parts, body) = request.into_parts();
+            // The web console's files, beside the API on the function that has the `$default`
+            // route (`/console/...`, and a browser's `GET /`).
+            match context.function().serves_console().then(|| logport_console::serve(&parts)).flatten() {
+                Some(page) => page,
+                None => context.api().handle(http::Request::from_parts(parts, body)).await,
+            }
+        }
         Err(error) => context.api().reject(&error),
     };
     Ok(convert::lambda_response(response))

@@ -189,3 +189,83 @@ fn the_path_and_query_reach_the_api_exactly_as_sent() {
     let error: Value = serde_json::from_slice(&body(&refused)).unwrap();
     assert_eq!(error["errorCode"], "InvalidCursor", "{error}");
 }
+
+/// `GET path` as a browser sends it, through `context`.
+fn browse(context: &Context, path: &str) -> Value {
+    let request = http::Request::get(path).header("accept", "text/html,*/*").body(bytes::Bytes::new()).unwrap();
+    let event = gateway::event(&request, std::net::IpAddr::from([127, 0, 0, 1]));
+    invoke(context, &event.to_string())
+}
+
+#[test]
+fn the_ingest_function_serves_the_console_beside_the_api() {
+    let functions = Functions::new();
+    let page = browse(&functions.ingest, "/console/");
+    expect_ok(&page);
+    assert!(header(&page, "content-type").starts_with("text/html"), "{page}");
+    assert!(String::from_utf8(body(&page)).unwrap().contains("<title>Logport console</title>"));
+    let script = browse(&functions.ingest, "/console/agents.js");
+    expect_ok(&script);
+    assert!(String::from_utf8(body(&script)).unwrap().contains("export function agentsPage"));
+    assert!(header(&script, "content-security-policy").contains("default-src 'self'"));
+    // A browser's `GET /` goes to the console; the SDK's ListProjects (no text/html) still works.
+    let root = browse(&functions.ingest, "/");
+    assert_eq!(root["statusCode"], 302, "{root}");
+    assert_eq!(header(&root, "location"), "/console/");
+    expect_ok(&invoke(&functions.ingest, LIST_PROJECTS));
+    // Only ingest serves it: on the others `/console/` is no call of theirs.
+    let refused = browse(&functions.pull, "/console/");
+    assert_eq!(refused["statusCode"], 404, "{refused}");
+    assert_eq!(serde_json::from_slice::<Value>(&body(&refused)).unwrap()["errorCode"], "RequestNotSupported");
+}
+
+/// In-memory shipping targets: bucket `B` is one memory object store, created on first use.
+#[cfg(all(feature = "runtime", feature = "shipper"))]
+#[derive(Debug, Default)]
+struct MemoryBuckets(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<dyn logport_core::store::ObjectStore>>>,
+);
+
+#[cfg(all(feature = "runtime", feature = "shipper"))]
+#[async_trait::async_trait]
+impl logport_shipper::Buckets for MemoryBuckets {
+    async fn open(
+        &self,
+        bucket: &str,
+        _role_arn: &str,
+    ) -> Result<std::sync::Arc<dyn logport_core::store::ObjectStore>, logport_shipper::BucketError> {
+        let mut buckets = self.0.lock().unwrap();
+        let store = buckets
+            .entry(bucket.to_owned())
+            .or_insert_with(|| std::sync::Arc::new(logport_core::store::memory::MemoryObjectStore::default()));
+        Ok(store.clone())
+    }
+}
+
+#[cfg(all(feature = "runtime", feature = "shipper"))]
+#[test]
+fn a_scheduled_invocation_ships_sweeps_and_collects_orphans_at_most_once_an_hour() {
+    use std::sync::Arc;
+    let stores = Stores::memory();
+    let context = Context::new(Function::Shipper, Settings::insecure(), stores.clone());
+    let shipper = Arc::new(logport_shipper::Shipper::new(
+        context.engine().clone(),
+        stores.meta.clone(),
+        Arc::new(MemoryBuckets::default()),
+    ));
+    let context = context.with_shipper(shipper.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // EventBridge Scheduler's default input.
+    let scheduled = || {
+        let event = lambda_http::LambdaEvent::new(serde_json::json!({}), lambda_http::Context::default());
+        runtime.block_on(logport_lambda::handle_shipper(&context, &shipper, event)).expect("a scheduled pass")
+    };
+    let first = scheduled();
+    assert_eq!(first["shipping"]["tasksRun"], 0, "{first}");
+    assert_eq!(first["expired"]["segmentsDeleted"], 0, "{first}");
+    assert_eq!(first["orphans"]["objectsDeleted"], 0, "{first}");
+    // The next pass (5 minutes later on AWS) sweeps again but leaves orphans for the next hour.
+    let second = scheduled();
+    assert_eq!(second["expired"]["segmentsDeleted"], 0, "{second}");
+    assert!(second["orphans"].is_null(), "{second}");
+}

@@ -10,8 +10,9 @@
 //! the API from one context.
 //!
 //! The store is the embedded one (`--backend local --data-dir D`, the default) or S3 + DynamoDB
-//! from the environment as in a deployed function (`--backend aws`). There is no retention loop
-//! and no shipping schedule: on AWS those are scheduled invocations. The shipper function's HTTP
+//! from the environment as in a deployed function (`--backend aws`). Shipping, the retention sweep
+//! and orphan collection run in the shipper function's scheduled invocations, emulated by a timer
+//! as EventBridge invokes them on AWS. The shipper function's HTTP
 //! calls are served (flush ships at once); its targets are directories under
 //! `<data-dir>/buckets/` when a data directory is given (as `logport up` ships), else S3 buckets
 //! through the store's S3 client (as deployed).
@@ -282,7 +283,11 @@ async fn scheduled_invocations(context: Context, shipper: Arc<logport_shipper::S
         ticks.tick().await;
         let event = lambda_http::LambdaEvent::new(serde_json::json!({}), lambda_http::Context::default());
         match logport_lambda::handle_shipper(&context, &shipper, event).await {
-            Ok(report) if report["tasksRun"].as_u64().is_some_and(|run| run > 0) => {
+            Ok(report)
+                if report["shipping"]["tasksRun"].as_u64().is_some_and(|run| run > 0)
+                    || report["expired"]["segmentsDeleted"].as_u64().is_some_and(|deleted| deleted > 0)
+                    || report["orphans"]["objectsDeleted"].as_u64().is_some_and(|deleted| deleted > 0) =>
+            {
                 tracing::info!(%report, "scheduled shipper invocation");
             }
             Ok(_) => {}

@@ -7,6 +7,12 @@
 /// Partition of project records; sort key = project name.
 pub const PROJECTS: &str = "projects";
 
+/// Partition of service-wide housekeeping markers; sort key = [`ORPHANS_MARKER`].
+pub const HOUSEKEEPING: &str = "housekeeping";
+
+/// Sort key of the marker holding when orphan objects were last collected (unix seconds, text).
+pub const ORPHANS_MARKER: &str = "orphans";
+
 /// Partition of a project's logstore records; sort key = logstore name.
 pub fn logstores(project: &str) -> String {
     format!("logstores#{project}")

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::ops::Bound;
 
-use crate::store::{Condition, Query};
+use crate::store::{Condition, Query, StoreError};
 
 use super::records::{self, LogstoreRecord, SegmentRecord};
 use super::{Engine, Result, keys};
@@ -74,6 +74,35 @@ impl Engine {
             self.meta.delete(&time_item.pk, &time_item.sk, Condition::Always).await?;
         }
         Ok(())
+    }
+
+    /// [`Engine::collect_orphans`] when no process has run it for `every` seconds: for stateless
+    /// runtimes (the scheduled Lambda function) that cannot keep a timer. The last run's time is
+    /// a marker in the metadata store, claimed with a conditional write, so of several
+    /// invocations that find it due only one collects. `None` when it was not due (or another
+    /// invocation claimed it).
+    pub async fn collect_orphans_if_due(&self, every: i64) -> Result<Option<SweepReport>> {
+        let now = self.now();
+        let marker = self.meta.get(keys::HOUSEKEEPING, keys::ORPHANS_MARKER).await?;
+        let condition = match &marker {
+            Some(item) => {
+                let last: i64 = std::str::from_utf8(&item.value).ok().and_then(|text| text.parse().ok()).unwrap_or(0);
+                if now - last < every {
+                    return Ok(None);
+                }
+                Condition::Version(item.version)
+            }
+            None => Condition::Absent,
+        };
+        let claimed = self
+            .meta
+            .put(keys::HOUSEKEEPING, keys::ORPHANS_MARKER, now.to_string().into_bytes(), None, condition)
+            .await;
+        match claimed {
+            Ok(_) => Ok(Some(self.collect_orphans().await?)),
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Deletes segment objects older than [`ORPHAN_AGE_SECS`] that no index entry refers to.

@@ -275,6 +275,30 @@ fn orphans_are_collected_and_recreated_logstores_start_empty() {
 }
 
 #[test]
+fn orphan_collection_runs_at_most_once_per_interval_across_engines() {
+    let f = fixture(1, 30);
+    put(&f, ShardTarget::Shard(0), "kept");
+    let record = block_on(f.engine.logstore("proj", "store")).unwrap();
+    let orphan = |n: i64| {
+        let key = keys::segment_object("proj", "store", &record.incarnation, 0, 1_700_000_000 - 7200 + n, "0rphan");
+        block_on(f.objects.put(&key, bytes::Bytes::from_static(b"x"), crate::store::PutMode::Create)).unwrap();
+    };
+    orphan(0);
+    // Two stateless invocations over the same store (as two Lambda instances are).
+    let other = Engine::new(f.objects.clone(), f.engine.meta.clone()).with_clock(f.clock.clone());
+    let first = block_on(f.engine.collect_orphans_if_due(3600)).unwrap().expect("the first run is due");
+    assert_eq!(first.orphans_deleted, 1);
+    orphan(1);
+    assert_eq!(block_on(other.collect_orphans_if_due(3600)).unwrap(), None, "claimed less than an hour ago");
+    f.clock.0.fetch_add(3599, Ordering::SeqCst);
+    assert_eq!(block_on(other.collect_orphans_if_due(3600)).unwrap(), None);
+    f.clock.0.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(block_on(other.collect_orphans_if_due(3600)).unwrap().map(|r| r.orphans_deleted), Some(1));
+    assert_eq!(block_on(f.engine.collect_orphans_if_due(3600)).unwrap(), None);
+    assert_eq!(pull_topics(&f, 0, &cursor(&f, 0, CursorFrom::Begin), 10, None).0, ["kept"]);
+}
+
+#[test]
 fn bad_batches_are_refused_before_anything_is_stored() {
     let f = fixture(1, 30);
     assert!(matches!(Batch::from_protobuf(vec![0xff, 0xff, 0xff]), Err(EngineError::Decode(_))));
