@@ -65,11 +65,6 @@ impl Context {
     }
 
     /// The engine the API runs on.
-    /// The function this context serves.
-    pub fn function(&self) -> Function {
-        self.function
-    }
-
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
