@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use logport_consumer::client::{Client as GroupClient, ClientConfig, StartPosition, UreqTransport};
 use logport_consumer::{Processor, Worker, WorkerConfig};
-use logport_core::model::{Content, Log, LogGroup, LogGroupList};
+use logport_core::model::{Content, Log, LogGroup};
+use logport_core::view::GroupView;
 use serde_json::Value;
 use support::{KEY_ID, KEY_SECRET, Server};
 
@@ -52,11 +53,11 @@ fn put_ids(client: &support::Client, logstore: &str, shards: u32, first: u64, co
     }
 }
 
-fn ids_of(list: &LogGroupList) -> Vec<u64> {
-    list.log_groups
+fn ids_of(groups: &[GroupView<'_>]) -> Vec<u64> {
+    groups
         .iter()
-        .flat_map(|group| &group.logs)
-        .filter_map(|log| log.contents.iter().find(|c| c.key == "id").and_then(|c| c.value.parse().ok()))
+        .flat_map(|group| group.logs.iter().map(move |log| group.contents(log)))
+        .filter_map(|contents| contents.iter().find(|(key, _)| *key == "id").and_then(|(_, value)| value.parse().ok()))
         .collect()
 }
 
@@ -82,7 +83,7 @@ struct Recorder {
 }
 
 impl Processor for Recorder {
-    fn process(&mut self, shard: u32, groups: &LogGroupList) -> Result<(), String> {
+    fn process(&mut self, shard: u32, groups: &[GroupView<'_>]) -> Result<(), String> {
         let mut seen = self.seen.0.lock().unwrap();
         for id in ids_of(groups) {
             seen.entry(id).or_default().push((self.name.clone(), shard));

@@ -7,9 +7,8 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderValue, Method, Request, Response};
 use logport_api::auth::{AccessKey, sign_v1};
 use logport_core::codec::Compression;
-use logport_core::model::LogGroupList;
+use logport_core::view::{self, GroupView};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use prost::Message;
 use serde::Deserialize;
 
 /// Characters escaped in paths and query values (RFC 3986 unreserved ones are kept).
@@ -77,7 +76,8 @@ pub struct Checkpoint {
 /// What one PullLogs returned.
 #[derive(Debug, Clone)]
 pub struct Pulled {
-    pub list: LogGroupList,
+    /// The serialized (uncompressed) `LogGroupList`; read it with [`Pulled::groups`].
+    pub list: Vec<u8>,
     /// Where the next pull starts (equal to the request's cursor when nothing was returned).
     pub next_cursor: String,
     pub count: usize,
@@ -345,9 +345,14 @@ impl Client {
         let raw = compression
             .decompress(answer.body(), raw_size, MAX_PULL_BYTES)
             .map_err(|error| ClientError::Protocol(format!("pulled body: {error}")))?;
-        let list = LogGroupList::decode(raw.as_slice())
-            .map_err(|error| ClientError::Protocol(format!("pulled body: {error}")))?;
-        Ok(Pulled { list, next_cursor, count, raw_bytes: raw.len() })
+        Ok(Pulled { raw_bytes: raw.len(), list: raw, next_cursor, count })
+    }
+}
+
+impl Pulled {
+    /// The pulled log groups, borrowed from the pulled bytes (no string is copied).
+    pub fn groups(&self) -> Result<Vec<GroupView<'_>>, ClientError> {
+        view::list_groups(&self.list).map_err(|error| ClientError::Protocol(format!("pulled body: {error}")))
     }
 }
 

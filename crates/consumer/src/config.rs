@@ -166,7 +166,7 @@ impl ConsumerConfig {
 }
 
 impl Sink for Box<dyn Sink> {
-    fn send(&mut self, groups: &[logport_core::model::LogGroup]) -> Result<(), SinkError> {
+    fn send(&mut self, groups: &[logport_core::view::GroupView<'_>]) -> Result<(), SinkError> {
         (**self).send(groups)
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use logport_core::model::LogGroupList;
+use logport_core::view::GroupView;
 
 use crate::client::{Client, ClientError, Grant, StartPosition};
 use crate::sink::{Sink, backoff};
@@ -20,7 +20,7 @@ use crate::sink::{Sink, backoff};
 pub trait Processor {
     /// Handles a batch pulled from `shard`; `Ok` means done with it (its cursor will be
     /// checkpointed), `Err` means "not now": the same batch comes again after a backoff.
-    fn process(&mut self, shard: u32, groups: &LogGroupList) -> Result<(), String>;
+    fn process(&mut self, shard: u32, groups: &[GroupView<'_>]) -> Result<(), String>;
 
     /// Called once when the worker stops.
     fn close(&mut self) {}
@@ -31,8 +31,8 @@ pub trait Processor {
 pub struct SinkProcessor<S: Sink>(pub S);
 
 impl<S: Sink> Processor for SinkProcessor<S> {
-    fn process(&mut self, _shard: u32, groups: &LogGroupList) -> Result<(), String> {
-        self.0.send(&groups.log_groups).map_err(|error| error.0)
+    fn process(&mut self, _shard: u32, groups: &[GroupView<'_>]) -> Result<(), String> {
+        self.0.send(groups).map_err(|error| error.0)
     }
 
     fn close(&mut self) {
@@ -282,7 +282,15 @@ impl<P: Processor> Worker<P> {
                     continue;
                 }
             };
-            if batch.count == 0 || batch.list.log_groups.is_empty() {
+            let groups = match batch.groups() {
+                Ok(groups) => groups,
+                Err(error) => {
+                    tracing::warn!(shard, %error, "pull failed");
+                    self.pause(shard);
+                    continue;
+                }
+            };
+            if batch.count == 0 || groups.is_empty() {
                 if let Some(state) = self.shards.get_mut(&shard) {
                     state.next_pull = Instant::now() + self.config.fetch_interval;
                     // An empty answer may still move the cursor (past expired data).
@@ -290,11 +298,12 @@ impl<P: Processor> Worker<P> {
                 }
                 continue;
             }
-            match self.processor.process(shard, &batch.list) {
+            match self.processor.process(shard, &groups) {
                 Ok(()) => {
                     pulled = true;
-                    self.stats.log_groups += batch.list.log_groups.len() as u64;
-                    self.stats.logs += batch.list.log_groups.iter().map(|group| group.logs.len() as u64).sum::<u64>();
+                    self.stats.log_groups += groups.len() as u64;
+                    self.stats.logs += groups.iter().map(|group| group.logs.len() as u64).sum::<u64>();
+                    drop(groups);
                     self.stats.bytes += batch.raw_bytes as u64;
                     if let Some(state) = self.shards.get_mut(&shard) {
                         state.cursor = batch.next_cursor;

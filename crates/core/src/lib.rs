@@ -18,6 +18,7 @@ pub mod names;
 pub mod shard;
 pub mod store;
 pub mod tokens;
+pub mod view;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

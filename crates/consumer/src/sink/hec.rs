@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use http::{Method, Request};
-use logport_core::model::LogGroup;
+use logport_core::view::{GroupView, LogView};
 use serde_json::{Map, Value, json};
 
 use super::{Sink, SinkError, backoff, json_fields};
@@ -73,12 +73,12 @@ impl HecSink {
     }
 
     /// One event object of the HEC protocol.
-    pub fn event(&self, group: &LogGroup, log: &logport_core::model::Log) -> Value {
+    pub fn event(&self, group: &GroupView<'_>, log: &LogView) -> Value {
         let mut event = Map::new();
         let time = f64::from(log.time) + f64::from(log.time_ns.unwrap_or(0) % 1_000_000_000) / 1e9;
         event.insert("time".into(), json!((time * 1000.0).round() / 1000.0));
-        let host = self.config.host.clone().or_else(|| group.source.clone().filter(|s| !s.is_empty()));
-        let source = self.config.source.clone().or_else(|| group.topic.clone().filter(|t| !t.is_empty()));
+        let host = self.config.host.clone().or_else(|| (!group.source.is_empty()).then(|| group.source.to_owned()));
+        let source = self.config.source.clone().or_else(|| (!group.topic.is_empty()).then(|| group.topic.to_owned()));
         for (key, value) in [("host", host), ("source", source), ("sourcetype", self.config.sourcetype.clone())] {
             if let Some(value) = value {
                 event.insert(key.into(), Value::String(value));
@@ -172,7 +172,7 @@ impl HecSink {
 }
 
 impl Sink for HecSink {
-    fn send(&mut self, groups: &[LogGroup]) -> Result<(), SinkError> {
+    fn send(&mut self, groups: &[GroupView<'_>]) -> Result<(), SinkError> {
         let mut body = Vec::new();
         let mut events = 0u64;
         for group in groups {
@@ -232,8 +232,8 @@ mod tests {
     fn sends_events_with_metadata_and_retries_503() {
         let ok = Ok((200, r#"{"text":"Success","code":0}"#.to_owned()));
         let (mut hec, seen) = sink(vec![Ok((503, "busy".into())), Err("reset".into()), ok], false);
-        let group = crate::sink::tests::sample();
-        hec.send(std::slice::from_ref(&group)).unwrap();
+        let bytes = crate::sink::tests::sample_bytes();
+        hec.send(&crate::sink::tests::views(&bytes)).unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 3, "two retries");
         let request = &seen[2];
@@ -253,7 +253,8 @@ mod tests {
     #[test]
     fn a_refusal_is_not_retried_and_not_delivered() {
         let (mut hec, seen) = sink(vec![Ok((403, r#"{"text":"Invalid token","code":4}"#.into()))], false);
-        let error = hec.send(&[crate::sink::tests::sample()]).unwrap_err();
+        let bytes = crate::sink::tests::sample_bytes();
+        let error = hec.send(&crate::sink::tests::views(&bytes)).unwrap_err();
         assert!(error.0.contains("403"), "{error}");
         assert_eq!(seen.lock().unwrap().len(), 1);
         assert_eq!(hec.delivered, 0);
@@ -267,7 +268,8 @@ mod tests {
             Ok((200, r#"{"acks":{"7":true}}"#.into())),
         ];
         let (mut hec, seen) = sink(answers, true);
-        hec.send(&[crate::sink::tests::sample()]).unwrap();
+        let bytes = crate::sink::tests::sample_bytes();
+        hec.send(&crate::sink::tests::views(&bytes)).unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen[1].uri(), "http://hec:8088/services/collector/ack");
         assert_eq!(seen[0].headers()["x-splunk-request-channel"], "11111111-2222-3333-4444-555555555555");

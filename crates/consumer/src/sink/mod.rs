@@ -4,7 +4,7 @@
 pub mod hec;
 pub mod syslog;
 
-use logport_core::model::{Log, LogGroup};
+use logport_core::view::{GroupView, LogView};
 use serde_json::{Map, Value};
 
 /// Why a batch was not delivered. The worker keeps the batch and tries again later.
@@ -15,7 +15,7 @@ pub struct SinkError(pub String);
 /// A receiver of logs.
 pub trait Sink: Send {
     /// Delivers every log of `groups`, in order; `Ok` only if all were accepted.
-    fn send(&mut self, groups: &[LogGroup]) -> Result<(), SinkError>;
+    fn send(&mut self, groups: &[GroupView<'_>]) -> Result<(), SinkError>;
 
     /// Releases connections (TLS `close_notify`, ...). Called once when the worker stops.
     fn close(&mut self) {}
@@ -34,31 +34,31 @@ pub enum Format {
 }
 
 /// The fields of a log as forwarded: contents in order, then topic, source and tags.
-pub fn fields<'a>(group: &'a LogGroup, log: &'a Log) -> Vec<(std::borrow::Cow<'a, str>, &'a str)> {
+pub fn fields<'a>(group: &GroupView<'a>, log: &LogView) -> Vec<(std::borrow::Cow<'a, str>, &'a str)> {
     use std::borrow::Cow;
     let mut out: Vec<(Cow<'a, str>, &'a str)> =
-        log.contents.iter().map(|content| (Cow::Borrowed(content.key.as_str()), content.value.as_str())).collect();
-    if let Some(topic) = group.topic.as_deref().filter(|topic| !topic.is_empty()) {
-        out.push((Cow::Borrowed("__topic__"), topic));
+        group.contents(log).iter().map(|&(key, value)| (Cow::Borrowed(key), value)).collect();
+    if !group.topic.is_empty() {
+        out.push((Cow::Borrowed("__topic__"), group.topic));
     }
-    if let Some(source) = group.source.as_deref().filter(|source| !source.is_empty()) {
-        out.push((Cow::Borrowed("__source__"), source));
+    if !group.source.is_empty() {
+        out.push((Cow::Borrowed("__source__"), group.source));
     }
-    for tag in &group.log_tags {
-        out.push((Cow::Owned(format!("__tag__:{}", tag.key)), tag.value.as_str()));
+    for &(key, value) in &group.tags {
+        out.push((Cow::Owned(format!("__tag__:{key}")), value));
     }
     out
 }
 
 /// The message body of a log in `format`.
-pub fn render(group: &LogGroup, log: &Log, format: Format) -> String {
+pub fn render(group: &GroupView<'_>, log: &LogView, format: Format) -> String {
     let mut out = Vec::new();
     render_into(&mut out, group, log, format);
     String::from_utf8(out).expect("keys and values are UTF-8")
 }
 
 /// Appends the message body of a log in `format` to `out` (no allocation per field).
-pub fn render_into(out: &mut Vec<u8>, group: &LogGroup, log: &Log, format: Format) {
+pub fn render_into(out: &mut Vec<u8>, group: &GroupView<'_>, log: &LogView, format: Format) {
     let mut first = true;
     let mut field = |out: &mut Vec<u8>, prefix: &str, key: &str, value: &str| {
         match format {
@@ -80,17 +80,17 @@ pub fn render_into(out: &mut Vec<u8>, group: &LogGroup, log: &Log, format: Forma
         }
         first = false;
     };
-    for content in &log.contents {
-        field(out, "", &content.key, &content.value);
+    for &(key, value) in group.contents(log) {
+        field(out, "", key, value);
     }
-    if let Some(topic) = group.topic.as_deref().filter(|topic| !topic.is_empty()) {
-        field(out, "", "__topic__", topic);
+    if !group.topic.is_empty() {
+        field(out, "", "__topic__", group.topic);
     }
-    if let Some(source) = group.source.as_deref().filter(|source| !source.is_empty()) {
-        field(out, "", "__source__", source);
+    if !group.source.is_empty() {
+        field(out, "", "__source__", group.source);
     }
-    for tag in &group.log_tags {
-        field(out, "__tag__:", &tag.key, &tag.value);
+    for &(key, value) in &group.tags {
+        field(out, "__tag__:", key, value);
     }
     if format == Format::Json {
         if first {
@@ -129,7 +129,7 @@ fn json_string(out: &mut Vec<u8>, prefix: &str, text: &str) {
 }
 
 /// The fields of a log as a JSON object (keys in forwarding order).
-pub fn json_fields(group: &LogGroup, log: &Log) -> Map<String, Value> {
+pub fn json_fields(group: &GroupView<'_>, log: &LogView) -> Map<String, Value> {
     fields(group, log).into_iter().map(|(key, value)| (key.into_owned(), Value::String(value.to_owned()))).collect()
 }
 
@@ -141,7 +141,23 @@ pub(crate) fn backoff(attempt: u32, max: std::time::Duration) -> std::time::Dura
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logport_core::model::{Content, LogTag};
+    use logport_core::model::{Content, Log, LogGroup, LogGroupList, LogTag};
+    use prost::Message;
+
+    /// `groups` serialized as a PullLogs answer carries them, for reading with views.
+    pub(crate) fn encoded(groups: &[LogGroup]) -> Vec<u8> {
+        LogGroupList { log_groups: groups.to_vec() }.encode_to_vec()
+    }
+
+    /// The views of `bytes` (from [`encoded`]).
+    pub(crate) fn views(bytes: &[u8]) -> Vec<GroupView<'_>> {
+        logport_core::view::list_groups(bytes).unwrap()
+    }
+
+    /// [`sample`], serialized.
+    pub(crate) fn sample_bytes() -> Vec<u8> {
+        encoded(&[sample()])
+    }
 
     pub(crate) fn sample() -> LogGroup {
         LogGroup {
@@ -163,21 +179,25 @@ mod tests {
 
     #[test]
     fn renders_kv_and_json() {
-        let group = sample();
+        let bytes = sample_bytes();
+        let group = &views(&bytes)[0];
         assert_eq!(
-            render(&group, &group.logs[0], Format::Kv),
+            render(group, &group.logs[0], Format::Kv),
             "status=500||path=/a b||__topic__=nginx||__source__=10.0.0.1||__tag__:host=web-1"
         );
         assert_eq!(
-            render(&group, &group.logs[0], Format::Json),
+            render(group, &group.logs[0], Format::Json),
             r#"{"status":"500","path":"/a b","__topic__":"nginx","__source__":"10.0.0.1","__tag__:host":"web-1"}"#
         );
         // The hand-written JSON is what serde_json reads back, with every escape.
-        let mut odd = group.clone();
-        odd.logs[0].contents[1].value = "quote \" backslash \\ newline \n tab \t bell \u{7} é ☃".into();
-        let text = render(&odd, &odd.logs[0], Format::Json);
+        let mut odd = sample();
+        let value = "quote \" backslash \\ newline \n tab \t bell \u{7} é ☃";
+        odd.logs[0].contents[1].value = value.into();
+        let bytes = encoded(&[odd]);
+        let odd = &views(&bytes)[0];
+        let text = render(odd, &odd.logs[0], Format::Json);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(parsed["path"], odd.logs[0].contents[1].value.as_str());
-        assert_eq!(serde_json::Value::Object(json_fields(&odd, &odd.logs[0])), parsed);
+        assert_eq!(parsed["path"], value);
+        assert_eq!(serde_json::Value::Object(json_fields(odd, &odd.logs[0])), parsed);
     }
 }

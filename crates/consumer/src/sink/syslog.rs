@@ -9,7 +9,7 @@ use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use logport_core::model::{Log, LogGroup};
+use logport_core::view::{GroupView, LogView};
 
 use super::{Format, Sink, SinkError, backoff, render_into};
 
@@ -113,7 +113,7 @@ fn field(text: Option<&str>, max: usize) -> String {
 }
 
 /// One RFC 5424 message (without framing).
-pub fn message(config: &SyslogConfig, group: &LogGroup, log: &Log) -> String {
+pub fn message(config: &SyslogConfig, group: &GroupView<'_>, log: &LogView) -> String {
     let mut out = Vec::new();
     let mut writer = MessageWriter::default();
     writer.start_group(config, group);
@@ -133,15 +133,15 @@ struct MessageWriter {
 }
 
 impl MessageWriter {
-    fn start_group(&mut self, config: &SyslogConfig, group: &LogGroup) {
-        let hostname = field(config.hostname.as_deref().or(group.source.as_deref()), 255);
+    fn start_group(&mut self, config: &SyslogConfig, group: &GroupView<'_>) {
+        let hostname = field(config.hostname.as_deref().or(Some(group.source)), 255);
         let app_name = field(Some(&config.app_name), 48);
         let msg_id = field(config.msg_id.as_deref(), 32);
         self.group_header.clear();
         self.group_header.extend_from_slice(format!("{hostname} {app_name} - {msg_id} - ").as_bytes());
     }
 
-    fn write(&mut self, out: &mut Vec<u8>, config: &SyslogConfig, group: &LogGroup, log: &Log) {
+    fn write(&mut self, out: &mut Vec<u8>, config: &SyslogConfig, group: &GroupView<'_>, log: &LogView) {
         let pri = u16::from(config.facility) * 8 + u16::from(config.severity);
         out.push(b'<');
         push_decimal(out, usize::from(pri));
@@ -310,7 +310,7 @@ impl SyslogSink {
     }
 
     /// The framed bytes of a batch (octet counting for TCP/TLS), or the datagrams for UDP.
-    fn frames(&mut self, groups: &[LogGroup]) -> Vec<Vec<u8>> {
+    fn frames(&mut self, groups: &[GroupView<'_>]) -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
         let mut stream = Vec::new();
         let mut message = Vec::with_capacity(1024);
@@ -343,7 +343,7 @@ impl SyslogSink {
 }
 
 impl Sink for SyslogSink {
-    fn send(&mut self, groups: &[LogGroup]) -> Result<(), SinkError> {
+    fn send(&mut self, groups: &[GroupView<'_>]) -> Result<(), SinkError> {
         let count: u64 = groups.iter().map(|group| group.logs.len() as u64).sum();
         let frames = self.frames(groups);
         let mut last = String::new();
@@ -443,9 +443,10 @@ mod tests {
 
     #[test]
     fn formats_rfc5424() {
-        let group = crate::sink::tests::sample();
+        let bytes = crate::sink::tests::sample_bytes();
+        let group = &crate::sink::tests::views(&bytes)[0];
         assert_eq!(
-            message(&config(Protocol::Tcp), &group, &group.logs[0]),
+            message(&config(Protocol::Tcp), group, &group.logs[0]),
             "<134>1 2023-11-14T22:13:20.123Z 10.0.0.1 logport - cg - \
              status=500||path=/a b||__topic__=nginx||__source__=10.0.0.1||__tag__:host=web-1"
         );
@@ -453,14 +454,15 @@ mod tests {
         spaced.hostname = Some("my host".into());
         spaced.msg_id = None;
         assert!(
-            message(&spaced, &group, &group.logs[0])
+            message(&spaced, group, &group.logs[0])
                 .starts_with("<134>1 2023-11-14T22:13:20.123Z myhost logport - - - ")
         );
     }
 
     #[test]
     fn frames_by_octet_counting_and_cuts_datagrams() {
-        let group = crate::sink::tests::sample();
+        let bytes = crate::sink::tests::sample_bytes();
+        let group = crate::sink::tests::views(&bytes).remove(0);
         let mut tcp = SyslogSink::new(config(Protocol::Tcp)).unwrap();
         let frames = tcp.frames(&[group.clone(), group.clone()]);
         assert_eq!(frames.len(), 1);
@@ -494,7 +496,8 @@ mod tests {
         let mut unreachable = config(Protocol::Tcp);
         unreachable.address = address;
         let mut sink = SyslogSink::new(unreachable).unwrap();
-        let error = sink.send(&[crate::sink::tests::sample()]).unwrap_err();
+        let bytes = crate::sink::tests::sample_bytes();
+        let error = sink.send(&crate::sink::tests::views(&bytes)).unwrap_err();
         assert!(error.0.contains("cannot connect"), "{error}");
         assert_eq!(sink.delivered, 0);
     }

@@ -3,8 +3,8 @@
 
 use crate::config::CsvSettings;
 
-use super::view::GroupView;
 use super::{Columns, EncodeError, Value};
+use logport_core::view::GroupView;
 
 pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<(Vec<u8>, u64), EncodeError> {
     let error = |error: csv::Error| EncodeError { format: "csv", message: error.to_string() };
@@ -55,12 +55,12 @@ pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<
 mod tests {
     use logport_core::model::{Content, Log, LogGroup};
 
-    use super::super::{lists_of, view};
+    use super::super::lists_of;
     use super::*;
 
     fn csv(groups: &[LogGroup], settings: &CsvSettings) -> (Vec<u8>, u64) {
         let lists = lists_of(groups);
-        write(&view::groups(&lists).unwrap(), settings).unwrap()
+        write(&logport_core::view::groups(&lists).unwrap(), settings).unwrap()
     }
 
     fn settings(delimiter: u8, quote: u8, escape: u8, header: bool, line_feed: &str) -> CsvSettings {

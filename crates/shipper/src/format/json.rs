@@ -5,7 +5,7 @@ use std::io::Write;
 
 use logport_core::model::TAG_PREFIX;
 
-use super::view::GroupView;
+use logport_core::view::GroupView;
 
 pub(super) fn write(groups: &[GroupView<'_>], enable_tag: bool) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
@@ -50,7 +50,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use logport_core::model::{Content, Log, LogGroup, LogTag};
 
-    use super::super::{lists_of, view};
+    use super::super::lists_of;
     use super::*;
 
     #[test]
@@ -70,7 +70,7 @@ mod tests {
             ..Default::default()
         };
         let lists = lists_of(std::slice::from_ref(&group));
-        let views = view::groups(&lists).unwrap();
+        let views = logport_core::view::groups(&lists).unwrap();
         let (bytes, lines) = write(&views, true);
         assert_eq!(lines, 1);
         let text = String::from_utf8(bytes).unwrap();

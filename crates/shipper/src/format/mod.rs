@@ -7,13 +7,11 @@
 mod csv;
 mod json;
 mod parquet;
-mod view;
 
 use std::collections::HashMap;
 
 use logport_core::model::TAG_PREFIX;
-
-use self::view::GroupView;
+use logport_core::view::{self, GroupView, ViewError};
 
 use crate::config::{Compress, ShipperConfig, Storage};
 
@@ -32,6 +30,12 @@ pub struct Encoded {
 pub struct EncodeError {
     pub format: &'static str,
     pub message: String,
+}
+
+impl From<ViewError> for EncodeError {
+    fn from(error: ViewError) -> Self {
+        EncodeError { format: "LogGroupList", message: error.to_string() }
+    }
 }
 
 /// Encodes the logs of serialized `LogGroupList`s (PullLogs answers) in the rule's format and

@@ -12,9 +12,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::view::GroupView;
 use super::{Columns, EncodeError, Encoded, Value};
 use crate::config::{Column, ColumnType};
+use logport_core::view::GroupView;
 
 /// Rows per record batch (and at most per row group).
 const BATCH_ROWS: usize = 64 * 1024;
@@ -196,7 +196,7 @@ mod tests {
             Column { name: "absent".into(), column_type: ColumnType::String },
         ];
         let lists = super::super::lists_of(&[group]);
-        let encoded = write(&super::super::view::groups(&lists).unwrap(), &columns, true).unwrap();
+        let encoded = write(&logport_core::view::groups(&lists).unwrap(), &columns, true).unwrap();
         assert_eq!(encoded.lines, 3);
         let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(encoded.bytes)).unwrap();
         let codec = reader.metadata().row_group(0).column(1).compression();
