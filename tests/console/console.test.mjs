@@ -132,7 +132,8 @@ async function agentsSteps(page, api, address) {
 
   // A config whose regex does not compile is refused; the fixed one is listed.
   await page.fill('#new-config', 'app-log');
-  await page.selectOption('#new-config-logstore', 'web');
+  // Into the logstore the logstores step created, so that `web` keeps its 600 logs.
+  await page.selectOption('#new-config-logstore', 'audit');
   await page.fill('#new-config-path', logDir);
   await page.fill('#new-config-pattern', '*.log');
   await page.fill('#new-config-regex', '(\\d+ (.*)');
@@ -143,7 +144,7 @@ async function agentsSteps(page, api, address) {
   await page.fill('#new-config-regex', '(\\d+) (.*)');
   await page.click('#config-form button[type=submit]');
   await page.locator('#config-table tr[data-config="app-log"]').waitFor();
-  assert.equal(await page.textContent('#config-table tr[data-config="app-log"] td:nth-child(2)'), 'web');
+  assert.equal(await page.textContent('#config-table tr[data-config="app-log"] td:nth-child(2)'), 'audit');
 
   // Applied to the group; the server now answers the group's agents with it.
   await page.selectOption('#apply-config', 'app-log');
@@ -192,7 +193,7 @@ async function agentsSteps(page, api, address) {
     for (let i = 0; i < 120 && count !== lines; i++) {
       const now = Math.floor(Date.now() / 1000);
       // Until the first line arrives, no log has the column `msg` (an error).
-      const answer = await api('POST', '/logstores/web/logs', { body: { from: now - 900, to: now + 60, query } }).catch(() => null);
+      const answer = await api('POST', '/logstores/audit/logs', { body: { from: now - 900, to: now + 60, query } }).catch(() => null);
       count = answer ? Number(answer.data[0].c) : 0;
       if (count !== lines) await new Promise((resolve) => setTimeout(resolve, 500));
     }
