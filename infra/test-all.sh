@@ -14,7 +14,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # disk beside the build (one per feature set of every workspace crate).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-step() { printf '\n==> [%4ds] %s\n' "$SECONDS" "$*"; }
+target_dir="${CARGO_TARGET_DIR:-target}"
+# Before each step: the test executables of the steps before are deleted (each is a few hundred
+# MB of unoptimised code; the later steps build other feature sets, and cargo relinks one it
+# needs again), and the free disk space is shown. A cold run peaks near 10 GB of target dir.
+step() {
+  if [ -d "$target_dir/debug/deps" ]; then
+    find "$target_dir/debug/deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended -regex '.*-[0-9a-f]{16}' -delete
+  fi
+  printf '\n==> [%4ds] %s (disk: %s free)\n' "$SECONDS" "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')"
+}
 
 step "toolchain: wasm32-wasip2 target, clang and wasi-libc (the query component's zstd)"
 eval "$(bash infra/wasm-toolchain.sh)"
