@@ -114,6 +114,9 @@ pub struct Agent {
     retry_at_ms: u64,
     backoff_ms: u64,
     polls: u64,
+    /// Random per agent process: with [`Agent::batches_keyed`], each batch's idempotency key.
+    instance: u64,
+    batches_keyed: u64,
 }
 
 impl std::fmt::Debug for Agent {
@@ -195,7 +198,20 @@ impl Agent {
             retry_at_ms: 0,
             backoff_ms: 100,
             polls: 0,
+            instance: {
+                use std::hash::{BuildHasher, Hasher};
+                // std seeds RandomState from the OS's randomness (WASI's random in a component).
+                std::collections::hash_map::RandomState::new().build_hasher().finish()
+            },
+            batches_keyed: 0,
         })
+    }
+
+    /// A new batch's idempotency key: unique per batch (a random number per process, then a
+    /// count), kept with the batch in the send cache and sent with every attempt.
+    fn next_batch_key(&mut self) -> String {
+        self.batches_keyed += 1;
+        format!("lpa-{:016x}-{}", self.instance, self.batches_keyed)
     }
 
     /// One round: discover, read, parse, batch, send what is due, checkpoint at least every second.
@@ -327,12 +343,13 @@ impl Agent {
         let group = self.group_for(&self.sources[index], &batch.path, batch.group);
         let logstore = self.sources[index].logstore.clone();
         let logs = group.logs.len() as u64;
+        let batch_key = self.next_batch_key();
         let outcome = if self.spool.is_empty() {
             self.target.logstore = logstore.clone();
             if crate::tail::trace() {
                 eprintln!("agent-trace: send {} logs of {} up to {end}", logs, batch.path.display());
             }
-            let outcome = sink.send(&PutLogs::request(&self.target, &group, date));
+            let outcome = sink.send(&PutLogs::request(&self.target, &group, date, Some(&batch_key)));
             if crate::tail::trace() {
                 eprintln!("agent-trace: answer {outcome:?}");
             }
@@ -350,7 +367,7 @@ impl Agent {
                 self.note_error(format!("batch of {logs} logs for {logstore} rejected: {error}"));
             }
             Outcome::Retry(error) => {
-                if let Err(io) = self.spool.push(now_ms, &logstore, &group.encode_to_vec()) {
+                if let Err(io) = self.spool.push(now_ms, &logstore, &batch_key, &group.encode_to_vec()) {
                     // Cannot cache: keep the lines uncommitted (they are re-read after a restart).
                     self.note_error(format!("cannot write the send cache: {io}"));
                     return;
@@ -383,7 +400,7 @@ impl Agent {
                 continue;
             };
             self.target.logstore = cached.logstore.clone();
-            match sink.send(&PutLogs::request(&self.target, &group, date)) {
+            match sink.send(&PutLogs::request(&self.target, &group, date, Some(&cached.key))) {
                 Outcome::Accepted => {
                     self.spool.remove(cached.seq);
                     self.send.batches_sent += 1;

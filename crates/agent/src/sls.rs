@@ -58,8 +58,10 @@ pub struct PutLogs {
 }
 
 impl PutLogs {
-    /// The request for `group` to `target`, dated `date` (an HTTP date).
-    pub fn request(target: &Target, group: &LogGroup, date: &str) -> PutLogs {
+    /// The request for `group` to `target`, dated `date` (an HTTP date). With `idempotency_key`
+    /// (Logport's `x-log-idempotency-key`), the service commits the batch at most once however
+    /// often it is sent: a batch resent after a cut answer is not written twice.
+    pub fn request(target: &Target, group: &LogGroup, date: &str, idempotency_key: Option<&str>) -> PutLogs {
         let raw = group.encode_to_vec();
         let body = Compression::Lz4.compress(&raw);
         let path = format!("/logstores/{}/shards/lb", target.logstore);
@@ -73,6 +75,9 @@ impl PutLogs {
             ("date".into(), date.to_owned()),
             ("content-md5".into(), hex::encode_upper(Md5::digest(&body))),
         ];
+        if let Some(key) = idempotency_key.filter(|key| !key.is_empty()) {
+            headers.push(("x-log-idempotency-key".into(), key.to_owned()));
+        }
         let signature = sign_v1(&target.key_secret, "POST", &path, &[], &headers);
         headers.push(("authorization".into(), format!("LOG {}:{signature}", target.key_id)));
         PutLogs { method: "POST", path, headers, body }
@@ -109,7 +114,8 @@ mod tests {
         };
         let target =
             Target { project: "p".into(), logstore: "s".into(), key_id: "id".into(), key_secret: "secret".into() };
-        let request = PutLogs::request(&target, &group, "Mon, 01 Jan 2024 00:00:00 GMT");
+        let request = PutLogs::request(&target, &group, "Mon, 01 Jan 2024 00:00:00 GMT", Some("lpa-1-2"));
+        assert_eq!(request.headers.iter().find(|(k, _)| k == "x-log-idempotency-key").unwrap().1, "lpa-1-2");
         let header = |name: &str| request.headers.iter().find(|(k, _)| k == name).unwrap().1.clone();
         let raw_size: usize = header("x-log-bodyrawsize").parse().unwrap();
         let raw = Compression::Lz4.decompress(&request.body, raw_size, usize::MAX).unwrap();

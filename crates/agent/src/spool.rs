@@ -3,8 +3,9 @@
 //! checksum when read back. Bounded by total bytes and by age; whatever is dropped at a limit, or
 //! found corrupt, is counted.
 //!
-//! File layout: `LPB1`, u64 created (unix ms), u64 xxh3 of the rest, u32 length + logstore,
-//! then the `LogGroup` protobuf.
+//! File layout: `LPB2`, u64 created (unix ms), u64 xxh3 of the rest, u32 length + logstore,
+//! u32 length + the batch's idempotency key, then the `LogGroup` protobuf. `LPB1` files (no key,
+//! written by earlier versions) are still read.
 
 use std::fs;
 use std::io::Write;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-const MAGIC: &[u8; 4] = b"LPB1";
+const MAGIC: &[u8; 4] = b"LPB2";
+const MAGIC_V1: &[u8; 4] = b"LPB1";
 
 /// One cached batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,9 @@ pub struct Cached {
     pub seq: u64,
     pub created_ms: u64,
     pub logstore: String,
+    /// The idempotency key the batch was first sent with (empty for `LPB1` files): sent again
+    /// with it, a batch the service already committed is not written twice.
+    pub key: String,
     pub group: Vec<u8>,
 }
 
@@ -49,10 +54,12 @@ fn name(seq: u64) -> String {
     format!("{seq:020}.batch")
 }
 
-fn encode(created_ms: u64, logstore: &str, group: &[u8]) -> Vec<u8> {
-    let mut rest = Vec::with_capacity(4 + logstore.len() + group.len());
-    rest.extend_from_slice(&(logstore.len() as u32).to_le_bytes());
-    rest.extend_from_slice(logstore.as_bytes());
+fn encode(created_ms: u64, logstore: &str, key: &str, group: &[u8]) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(8 + logstore.len() + key.len() + group.len());
+    for text in [logstore, key] {
+        rest.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        rest.extend_from_slice(text.as_bytes());
+    }
     rest.extend_from_slice(group);
     let mut out = Vec::with_capacity(20 + rest.len());
     out.extend_from_slice(MAGIC);
@@ -63,18 +70,26 @@ fn encode(created_ms: u64, logstore: &str, group: &[u8]) -> Vec<u8> {
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Option<Cached> {
-    if bytes.len() < 24 || &bytes[..4] != MAGIC {
+    if bytes.len() < 24 || (&bytes[..4] != MAGIC && &bytes[..4] != MAGIC_V1) {
         return None;
     }
+    let with_key = &bytes[..4] == MAGIC;
     let created_ms = u64::from_le_bytes(bytes[4..12].try_into().ok()?);
     let checksum = u64::from_le_bytes(bytes[12..20].try_into().ok()?);
     let rest = &bytes[20..];
     if xxh3_64(rest) != checksum {
         return None;
     }
-    let len = u32::from_le_bytes(rest[..4].try_into().ok()?) as usize;
-    let logstore = std::str::from_utf8(rest.get(4..4 + len)?).ok()?.to_owned();
-    Some(Cached { seq, created_ms, logstore, group: rest[4 + len..].to_vec() })
+    let mut at = 0;
+    let mut text = || -> Option<String> {
+        let len = u32::from_le_bytes(rest.get(at..at + 4)?.try_into().ok()?) as usize;
+        let text = std::str::from_utf8(rest.get(at + 4..at + 4 + len)?).ok()?.to_owned();
+        at += 4 + len;
+        Some(text)
+    };
+    let logstore = text()?;
+    let key = if with_key { text()? } else { String::new() };
+    Some(Cached { seq, created_ms, logstore, key, group: rest[at..].to_vec() })
 }
 
 /// Writes `bytes` to `path` atomically and durably.
@@ -136,8 +151,8 @@ impl Spool {
     }
 
     /// Adds a batch at the end; drops the oldest batches if the cache would exceed its size.
-    pub fn push(&mut self, created_ms: u64, logstore: &str, group: &[u8]) -> std::io::Result<()> {
-        let bytes = encode(created_ms, logstore, group);
+    pub fn push(&mut self, created_ms: u64, logstore: &str, key: &str, group: &[u8]) -> std::io::Result<()> {
+        let bytes = encode(created_ms, logstore, key, group);
         let seq = self.next_seq;
         write_atomic(&self.dir.join(name(seq)), &bytes)?;
         self.next_seq += 1;
@@ -193,13 +208,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = Spool::open(dir.path(), 10_000, 1_000).unwrap();
         for i in 0..3u8 {
-            spool.push(100, "store", &[i; 100]).unwrap();
+            spool.push(100, "store", &format!("k{i}"), &[i; 100]).unwrap();
         }
         drop(spool);
         let mut spool = Spool::open(dir.path(), 10_000, 1_000).unwrap();
         assert_eq!(spool.stats().batches, 3);
         let first = spool.front(200).unwrap();
-        assert_eq!((first.logstore.as_str(), first.group[0]), ("store", 0));
+        assert_eq!((first.logstore.as_str(), first.key.as_str(), first.group[0]), ("store", "k0", 0));
         spool.remove(first.seq);
         assert_eq!(spool.front(200).unwrap().group[0], 1);
         // Corrupt the next file: detected, dropped, counted; the one after is returned.
@@ -215,10 +230,28 @@ mod tests {
         // Size limit: the oldest go first.
         let mut small = Spool::open(&dir.path().join("small"), 300, u64::MAX).unwrap();
         for i in 0..5u8 {
-            small.push(0, "s", &[i; 100]).unwrap();
+            small.push(0, "s", "", &[i; 100]).unwrap();
         }
         assert_eq!(small.stats().batches, 2);
         assert_eq!(small.stats().dropped_batches, 3);
         assert_eq!(small.front(0).unwrap().group[0], 3);
+    }
+
+    #[test]
+    fn reads_batches_cached_before_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = [7u8; 10];
+        let mut rest = Vec::new();
+        rest.extend_from_slice(&5u32.to_le_bytes());
+        rest.extend_from_slice(b"store");
+        rest.extend_from_slice(&group);
+        let mut old = MAGIC_V1.to_vec();
+        old.extend_from_slice(&100u64.to_le_bytes());
+        old.extend_from_slice(&xxh3_64(&rest).to_le_bytes());
+        old.extend_from_slice(&rest);
+        fs::write(dir.path().join(name(0)), old).unwrap();
+        let mut spool = Spool::open(dir.path(), 10_000, 1_000).unwrap();
+        let cached = spool.front(200).unwrap();
+        assert_eq!((cached.logstore.as_str(), cached.key.as_str(), cached.group.as_slice()), ("store", "", &group[..]));
     }
 }
