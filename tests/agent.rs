@@ -26,15 +26,6 @@ fn start_agent(config: &Path) -> Child {
         .expect("start the agent")
 }
 
-fn stop_agent(mut child: Child) {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "the agent did not stop within 60 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn write_config(dir: &Path, endpoint: &str, agent_extra: &str, sources: &str) -> PathBuf {
     let state = dir.join("state");
     let text = format!(
@@ -242,7 +233,7 @@ fn loghub_formats_and_java_multiline_are_parsed() {
     let traces = java_logs.iter().filter(|(_, log)| value(log, "message").unwrap().contains("\n\tat ")).count();
     assert!(traces > 50, "{traces} stack traces");
     assert!(java_logs.iter().all(|(_, log)| value(log, "level").is_some() && log.time >= 1_699_999_000));
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
 }
 
 /// Appends numbered lines; `rotate` below renames or copies+truncates under the same lock.
@@ -408,7 +399,7 @@ fn rotation_torture_every_line_exactly_once() {
     std::thread::sleep(Duration::from_secs(2)); // late duplicates, if any, would show
     let logs = logs_of(&client, "torture");
     let final_status = status(root.path());
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
     let counts = seq_counts(&logs);
     let missing: Vec<u64> = (0..total).filter(|seq| !counts.contains_key(seq)).collect();
     let duplicates: u32 = counts.values().map(|n| n - 1).sum();
@@ -531,7 +522,7 @@ fn outage_loses_nothing_and_a_full_cache_says_what_it_dropped() {
     // The logs arrive in the order they were written (the cache is sent in order).
     let order: Vec<u64> = logs.iter().map(|(_, l)| value(l, "content").unwrap()[4..13].parse().unwrap()).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "out of order after the outage");
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
 
     // A cache too small for the outage: the oldest batches are dropped, counted and reported.
     let small = root.path().join("small");
@@ -563,7 +554,7 @@ fn outage_loses_nothing_and_a_full_cache_says_what_it_dropped() {
         }
         assert!(Instant::now() < deadline, "no drop reported: {status}");
     }
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
 }
 
 #[test]
@@ -613,5 +604,5 @@ fn bad_input_is_reported_and_harms_nothing_else() {
     let missing = &status["sources"].as_array().unwrap().iter().find(|s| s["name"] == "missing_dir").unwrap()["tail"];
     assert!(missing["errors"].to_string().contains("cannot list"), "{missing}");
     assert!(logs_of(&client, "bad").is_empty());
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
 }

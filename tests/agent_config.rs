@@ -51,15 +51,6 @@ fn start_agent(dir: &Path, endpoint: &str) -> Child {
         .expect("start the agent")
 }
 
-fn stop_agent(mut child: Child) {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "the agent did not stop within 60 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Whether the agent's status file lists a source named `name`.
 fn runs_source(dir: &Path, name: &str) -> bool {
     let status: serde_json::Value = std::fs::read(dir.join("state/status.json"))
@@ -165,5 +156,5 @@ fn configs_from_the_service_reach_a_running_agent() {
     // A removed config stops its tailer: the agent drops the source.
     client.send("DELETE", "/machinegroups/web/configs/app", &[], &[], b"").expect_ok();
     wait_until("the agent drops the config", Duration::from_secs(10), || !runs_source(root.path(), "app"));
-    stop_agent(agent);
+    support::stop_gracefully(agent, "the agent");
 }

@@ -404,3 +404,13 @@ pub fn first_value(group: &LogGroup, key: &str) -> String {
         .map(|content| content.value.clone())
         .unwrap_or_default()
 }
+
+/// Sends SIGTERM to `child` and waits (at most 60 s) for it to exit, as a clean stop of `what`.
+pub fn stop_gracefully(mut child: Child, what: &str) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "{what} did not stop within 60 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
