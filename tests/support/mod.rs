@@ -61,6 +61,13 @@ impl Server {
         std::env::var("LOGPORT_TEST_BACKEND").is_ok_and(|backend| backend == "aws")
     }
 
+    /// Whether the server is `logport-lambda-local`: the API behind an emulated API Gateway,
+    /// which answers some requests itself (a body over its 10 MB limit: 413 `{"message": ...}`).
+    pub fn behind_api_gateway() -> bool {
+        std::env::var_os("LOGPORT_TEST_SERVER_BIN")
+            .is_some_and(|binary| Path::new(&binary).file_name().is_some_and(|name| name == "logport-lambda-local"))
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");

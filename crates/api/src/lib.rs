@@ -7,6 +7,7 @@
 //! backends.
 
 pub mod auth;
+pub mod body;
 mod error;
 mod handlers;
 pub mod host;

@@ -2,21 +2,26 @@
 //! [`Api::handle`]. On shutdown it stops accepting and waits for requests in flight, so every
 //! request that was acknowledged has been committed. The web console's static files are served
 //! beside the API (`logport_console::serve`), without reading the request body.
+//! A body over the limit is answered 413 `PostBodyTooLarge` after the rest of it has been read
+//! and discarded (at most [`DRAIN_BYTES`] more; `logport_api::body`).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use logport_api::body::{Bounded, read_bounded};
 use logport_api::{Api, ApiError};
 
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a body beyond the limit is read and discarded before the 413 is sent.
+const DRAIN_BYTES: u64 = 64 << 20;
 
 async fn answer(api: Api, request: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let limit = api.config().max_body_bytes;
@@ -25,12 +30,10 @@ async fn answer(api: Api, request: http::Request<Incoming>) -> Result<http::Resp
     if let Some(response) = logport_console::serve(&parts) {
         return Ok(response.map(Full::new));
     }
-    let response = match Limited::new(body, limit).collect().await {
-        Ok(collected) => api.handle(http::Request::from_parts(parts, collected.to_bytes())).await,
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            api.reject(&ApiError::too_large(format!("the body is over the limit of {limit} bytes")))
-        }
-        Err(error) => api.reject(&ApiError::body_invalid(format!("reading the body failed: {error}"))),
+    let response = match read_bounded(body, limit, DRAIN_BYTES).await {
+        Bounded::Whole(body) => api.handle(http::Request::from_parts(parts, body)).await,
+        Bounded::TooLarge => api.reject(&ApiError::too_large(format!("the body is over the limit of {limit} bytes"))),
+        Bounded::Failed(error) => api.reject(&ApiError::body_invalid(format!("reading the body failed: {error}"))),
     };
     Ok(response.map(Full::new))
 }

@@ -13,16 +13,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use logport_api::body::{Bounded, read_bounded};
 use logport_lambda::gateway::{self, API_GATEWAY_BODY_LIMIT, INVOKE_PAYLOAD_LIMIT};
 use logport_lambda::{Context, Function};
 
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a body beyond API Gateway's limit is read and discarded before its 413.
+const DRAIN_BYTES: u64 = 64 << 20;
 
 /// An answer of API Gateway itself, in its shape (`{"message": ...}`).
 fn gateway_answer(status: StatusCode, message: &str) -> Response<Bytes> {
@@ -58,12 +61,10 @@ impl Functions {
 async fn answer(functions: &Functions, peer: SocketAddr, request: http::Request<Incoming>) -> Response<Bytes> {
     let (parts, body) = request.into_parts();
     let context = functions.for_request(&parts);
-    let body = match Limited::new(body, API_GATEWAY_BODY_LIMIT).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-        }
-        Err(error) => {
+    let body = match read_bounded(body, API_GATEWAY_BODY_LIMIT, DRAIN_BYTES).await {
+        Bounded::Whole(body) => body,
+        Bounded::TooLarge => return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        Bounded::Failed(error) => {
             tracing::debug!(%peer, %error, "reading the body failed");
             return gateway_answer(StatusCode::BAD_REQUEST, "Bad Request");
         }
