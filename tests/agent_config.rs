@@ -1,6 +1,8 @@
 //! Central collection configuration, end to end: machine groups and Logtail-style configs created
 //! over the signed HTTP API of a real `logport up`, a real agent that knows only the service and its
-//! identity, a config change reaching the running agent, and the status listing.
+//! identity (native, or the agent component under `LOGPORT_AGENT_WASM`), a config change reaching
+//! the running agent without a line lost or repeated, a config outside the agent's roots refused,
+//! and the status listing.
 
 mod support;
 
@@ -33,22 +35,25 @@ fn config_body(name: &str, dir: &Path, regex: &str, keys: &[&str]) -> serde_json
     })
 }
 
-fn start_agent(dir: &Path, endpoint: &str) -> Child {
+/// Starts an agent in central mode whose configs may read under `logs`: the native agent, or
+/// with `LOGPORT_AGENT_WASM` (infra/test-all.sh's agent component step) the agent component in
+/// `logport agent run --component`, which is granted `logs` (read-only) and nothing else of it.
+fn start_agent(dir: &Path, endpoint: &str, logs: &Path) -> Child {
     let state = dir.join("state");
     let text = format!(
         "[service]\nendpoint = \"{endpoint}\"\nproject = \"central\"\naccess_key_id = \"{KEY_ID}\"\n\
          access_key_secret = \"{KEY_SECRET}\"\n\n[agent]\nstate_dir = {state:?}\npoll_ms = 50\nbatch_ms = 200\n\
-         central = true\nuser_defined_id = \"host-a\"\nconfig_poll_ms = 1000\n"
+         central = true\nuser_defined_id = \"host-a\"\nconfig_poll_ms = 1000\ncentral_roots = [{logs:?}]\n"
     );
     let path = dir.join("agent.toml");
     std::fs::write(&path, text).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_logport"))
-        .args(["agent", "run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the agent")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_logport"));
+    command.args(["agent", "run", "--config"]).arg(&path);
+    if let Some(wasm) = std::env::var_os("LOGPORT_AGENT_WASM") {
+        eprintln!("the agent component: {}", Path::new(&wasm).display());
+        command.arg("--component").arg(wasm);
+    }
+    command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start the agent")
 }
 
 /// Whether the agent's status file lists a source named `name`.
@@ -94,7 +99,7 @@ fn configs_from_the_service_reach_a_running_agent() {
     client.send("PUT", "/machinegroups/web/configs/nope", &[], &[], b"").expect_error(404, "ConfigNotExist");
     client.send("PUT", "/machinegroups/web/configs/app", &[], &[], b"").expect_ok();
 
-    let agent = start_agent(root.path(), &server.address);
+    let agent = start_agent(root.path(), &server.address, &logs);
     let startup = wait_until("the agent runs the config", Duration::from_secs(15), || runs_source(root.path(), "app"));
     eprintln!("config reached the new agent in {startup:?}");
 
@@ -152,6 +157,22 @@ fn configs_from_the_service_reach_a_running_agent() {
     assert!(machine["heartbeatAgeSeconds"].as_i64().unwrap() <= 5, "{machine}");
     assert_eq!(machine["status"]["files"], 1, "{machine}");
     assert!(!machine["status"]["version"].as_str().unwrap().is_empty());
+
+    // A config reading outside the agent's central roots is refused by the agent, which says so
+    // in its heartbeat; the other config keeps running.
+    let outside = root.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    client.post_json("/configs", &config_body("outside", &outside, "(.*)", &["content"])).expect_ok();
+    client.send("PUT", "/machinegroups/web/configs/outside", &[], &[], b"").expect_ok();
+    wait_until("the heartbeat reports the refused config", Duration::from_secs(10), || {
+        let machines = client.get("/machinegroups/web/machines", &[]).json();
+        machines["machines"][0]["status"]["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|error| error.as_str().is_some_and(|error| error.contains("outside agent.central_roots")))
+    });
+    assert!(runs_source(root.path(), "app") && !runs_source(root.path(), "outside"));
 
     // A removed config stops its tailer: the agent drops the source.
     client.send("DELETE", "/machinegroups/web/configs/app", &[], &[], b"").expect_ok();

@@ -5,7 +5,9 @@
 //!
 //! `logport-agent --config <file> [--stop-file <file>] [--source-ip <ip>] [--hostname <name>]`:
 //! runs until the stop file exists (a component has no signals), then sends or caches what it
-//! holds and writes its checkpoints. Run it with `logport agent run --component <wasm> --config
+//! holds and writes its checkpoints. The run loop is the native agent's (`logport_agent::run`),
+//! central mode included: configs from the service may read under `agent.central_roots`, which
+//! the host grants. Run it with `logport agent run --component <wasm> --config
 //! <file>`, which grants the sources' directories (read-only) and the state directory at the same
 //! paths as on the host, outgoing HTTP to the configured endpoint only, and enforces the memory,
 //! CPU and bandwidth caps.
@@ -17,10 +19,10 @@ mod transport;
 
 #[cfg(target_arch = "wasm32")]
 fn main() -> std::process::ExitCode {
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
-    use logport_agent::agent::Agent;
     use logport_agent::config::Config;
+    use logport_agent::run::{Identity, run};
 
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str| args.iter().position(|arg| arg == name).and_then(|at| args.get(at + 1)).cloned();
@@ -41,32 +43,22 @@ fn main() -> std::process::ExitCode {
         Ok(config) => config,
         Err(error) => return fail(format!("{config_path}: {error}")),
     };
-    let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let date = || httpdate::fmt_http_date(SystemTime::now());
     // A component cannot see the host's addresses or name: the host passes them.
-    let source_ip =
-        config.agent.source_ip.clone().or_else(|| value("--source-ip")).unwrap_or_else(|| "127.0.0.1".into());
-    let hostname = config.agent.hostname.clone().or_else(|| value("--hostname")).unwrap_or_else(|| "localhost".into());
-    let mut agent = match Agent::new(&config, source_ip, hostname) {
-        Ok(agent) => agent,
-        Err(error) => return fail(error),
+    let identity = Identity {
+        source_ip: config
+            .agent
+            .source_ip
+            .clone()
+            .or_else(|| value("--source-ip"))
+            .unwrap_or_else(|| "127.0.0.1".into()),
+        hostname: config.agent.hostname.clone().or_else(|| value("--hostname")).unwrap_or_else(|| "localhost".into()),
     };
-    for error in agent.status(now_ms()).errors {
-        eprintln!("logport-agent: {error}");
-    }
-    let mut sink = transport::WasiHttpSink::new(&config.service.endpoint, Duration::from_secs(30));
-    let fs = fs::WasiFs::new();
+    let mut transport = transport::WasiHttpSink::new(&config.service.endpoint, Duration::from_secs(30));
     let stop_file = value("--stop-file");
     let stopped = || stop_file.as_deref().is_some_and(|path| std::path::Path::new(path).exists());
-    let poll = Duration::from_millis(config.agent.poll_ms.max(1));
-    while !stopped() {
-        let started = Instant::now();
-        let backlog = agent.step(&fs, &mut sink, now_ms(), &date());
-        if !backlog && let Some(rest) = poll.checked_sub(started.elapsed()) {
-            std::thread::sleep(rest);
-        }
+    if let Err(error) = run(&config, &fs::WasiFs::new(), &mut transport, &identity, &stopped) {
+        return fail(error);
     }
-    agent.stop(&mut sink, now_ms(), &date());
     std::process::ExitCode::SUCCESS
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use logport_agent::agent::{Outcome, Sink, outcome_of};
+use logport_agent::run::Transport;
 use logport_agent::sls::PutLogs;
 
 #[derive(Debug)]
@@ -22,12 +23,12 @@ impl WasiHttpSink {
     }
 }
 
-impl Sink for WasiHttpSink {
-    fn send(&mut self, request: &PutLogs) -> Outcome {
+impl Transport for WasiHttpSink {
+    fn call(&mut self, request: &PutLogs, limit: u64) -> Result<Option<(u16, Vec<u8>)>, String> {
         let method = match request.method {
             "POST" => waki::Method::Post,
             "PUT" => waki::Method::Put,
-            other => return Outcome::Reject(format!("method {other} is not used by the agent")),
+            _ => return Ok(None),
         };
         let mut builder = waki::Client::new()
             .request(method, &format!("{}{}", self.base, request.path))
@@ -36,18 +37,27 @@ impl Sink for WasiHttpSink {
             let (Ok(name), Ok(value)) =
                 (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(value))
             else {
-                return Outcome::Reject(format!("invalid header {name}: {value}"));
+                return Ok(None);
             };
             builder = builder.header(name, value);
         }
-        let answer = match builder.body(request.body.clone()).send() {
-            Ok(answer) => answer,
-            Err(error) => return Outcome::Retry(format!("cannot reach {}: {error}", self.base)),
-        };
+        let answer = builder
+            .body(request.body.clone())
+            .send()
+            .map_err(|error| format!("cannot reach {}: {error}", self.base))?;
         let status = answer.status_code();
-        match answer.body() {
-            Ok(body) => outcome_of(status, &body),
-            Err(error) => Outcome::Retry(format!("{}: reading the answer: {error}", self.base)),
+        let mut body = answer.body().map_err(|error| format!("{}: reading the answer: {error}", self.base))?;
+        body.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(Some((status, body)))
+    }
+}
+
+impl Sink for WasiHttpSink {
+    fn send(&mut self, request: &PutLogs) -> Outcome {
+        match self.call(request, 64 * 1024) {
+            Ok(Some((status, body))) => outcome_of(status, &body),
+            Ok(None) => Outcome::Reject(format!("cannot build the {} {} request", request.method, request.path)),
+            Err(error) => Outcome::Retry(error),
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct AgentConfig {
     /// How often the service is polled for configs (and sent a heartbeat).
     #[serde(default = "d_config_poll_ms")]
     pub config_poll_ms: u64,
+    /// Absolute directories under which configs from the service may read (empty: anywhere the
+    /// agent's user may). The agent component is granted these (read-only), and nothing else.
+    #[serde(default)]
+    pub central_roots: Vec<PathBuf>,
 }
 
 fn d_config_poll_ms() -> u64 {
@@ -112,7 +116,7 @@ fn d_idle_polls() -> u32 {
     50
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub name: String,
@@ -138,6 +142,9 @@ impl Config {
     /// Parses and checks a configuration; every error names what is wrong.
     pub fn from_toml(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|error| format!("invalid agent config: {error}"))?;
+        if let Some(root) = config.agent.central_roots.iter().find(|root| !root.is_absolute()) {
+            return Err(format!("agent.central_roots: {} is not an absolute path", root.display()));
+        }
         let mut names = std::collections::HashSet::new();
         for source in &config.sources {
             if !names.insert(source.name.as_str()) {

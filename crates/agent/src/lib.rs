@@ -3,13 +3,15 @@
 //!
 //! The core (discovery, tailing, parsing, batching, signing, the cache) does its file reading
 //! through [`fs::Fs`] and its sending through [`agent::Sink`], so it has no network or async
-//! runtime in it; `native` adds the blocking HTTP sink and the run loop.
+//! runtime in it; [`run`] is the run loop of both hosts, and `native` adds the blocking HTTP
+//! transport.
 
 pub mod agent;
 pub mod config;
 pub mod discover;
 pub mod fs;
 pub mod parse;
+pub mod run;
 pub mod sls;
 pub mod spool;
 pub mod tail;

@@ -98,7 +98,8 @@ fn outbound_entry(endpoint: &str) -> String {
 }
 
 /// `--component`: the agent component in the embedded wasmtime. Grants: the config file's
-/// directory (read-only, as `/logport-config`), each source's directory (read-only) and the state
+/// directory (read-only, as `/logport-config`), each source's directory and each of
+/// `agent.central_roots` (read-only), and the state
 /// directory (read-write) at the paths the config names, a directory for the stop file
 /// (`/logport-run`), and outgoing HTTP to the configured endpoint only; no sockets. Caps: linear
 /// memory, a CPU share and a send bandwidth, enforced by the host. On SIGINT/SIGTERM the stop
@@ -140,6 +141,19 @@ fn run_component(
             continue;
         }
         preopens.push(Preopen { host: source.dir.clone(), guest, writable: false });
+    }
+    // Central mode: configs from the service may read under these roots, and only there.
+    anyhow::ensure!(
+        !config.agent.central || !config.agent.central_roots.is_empty(),
+        "central mode as a component needs agent.central_roots: the directories configs from the service may read \
+         (the component is granted those, read-only, and nothing else)"
+    );
+    for root in &config.agent.central_roots {
+        if !root.is_dir() {
+            eprintln!("logport agent: central root {} is not a directory; not granted", root.display());
+            continue;
+        }
+        preopens.push(Preopen { host: root.clone(), guest: guest_path(root, "central root")?, writable: false });
     }
     let run_dir = std::env::temp_dir().join(format!("logport-agent-{}", std::process::id()));
     std::fs::create_dir_all(&run_dir)?;
