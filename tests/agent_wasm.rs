@@ -212,8 +212,13 @@ fn the_component_stays_under_32_mib_and_a_fifth_of_a_core_and_loses_nothing() {
         let peak = usage["peak_memory_bytes"].as_u64().unwrap();
         assert!(peak > 0 && peak <= 32 << 20, "{when}: peak memory {peak} over the 32 MiB cap: {usage}");
     }
-    // The cap did bite (without it the agent would have used more than a fifth of a core).
-    assert!(usage["cpu_throttles"].as_u64().unwrap() > 0, "the CPU cap never suspended the agent: {usage}");
+    // The cap did bite (without it the agent would have used more than a fifth of a core) -
+    // unless the machine was too busy to give it even that (then it never reached the cap).
+    let share = usage["cpu_share"].as_f64().unwrap();
+    assert!(
+        usage["cpu_throttles"].as_u64().unwrap() > 0 || share < 0.18,
+        "the agent used {share:.3} of a core but the CPU cap never suspended it: {usage}"
+    );
     assert!(usage["cpu_seconds"].as_f64().unwrap() > 1.0, "{usage}");
     server.stop();
 }
