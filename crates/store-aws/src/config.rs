@@ -23,11 +23,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The region used with an endpoint override when the chain names none (local servers ignore it).
 const LOCAL_REGION: &str = "us-east-1";
 
-/// Both stores of the AWS backend.
+/// Both stores of the AWS backend, and the SDK configuration they were built on.
 #[derive(Debug, Clone)]
 pub struct AwsStore {
     pub objects: Arc<S3ObjectStore>,
     pub meta: Arc<DynamoMetaStore>,
+    /// The loaded chain with the settings' region and endpoint override applied: for clients of
+    /// other services made alongside (the shipper's STS AssumeRole for a rule's `roleArn`).
+    pub sdk: SdkConfig,
 }
 
 /// Loads the AWS configuration chain and builds both stores on it, with [`MAX_ATTEMPTS`] standard
@@ -60,10 +63,12 @@ impl AwsStore {
             .or_else(|| config.endpoint.as_ref().map(|_| Region::from_static(LOCAL_REGION)))
             .ok_or(Error::NoRegion)?;
         let mut s3 = aws_sdk_s3::config::Builder::from(sdk).region(region.clone());
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).region(region);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).region(region.clone());
+        let mut applied = sdk.clone().into_builder().region(Some(region));
         if let Some(endpoint) = &config.endpoint {
             s3 = s3.endpoint_url(endpoint).force_path_style(true);
             dynamodb = dynamodb.endpoint_url(endpoint);
+            applied = applied.endpoint_url(endpoint);
         }
         let objects = S3ObjectStore::new(
             aws_sdk_s3::Client::from_conf(s3.build()),
@@ -71,7 +76,7 @@ impl AwsStore {
             config.prefix.clone(),
         )?;
         let meta = DynamoMetaStore::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), config.table.clone())?;
-        Ok(Self { objects: Arc::new(objects), meta: Arc::new(meta) })
+        Ok(Self { objects: Arc::new(objects), meta: Arc::new(meta), sdk: applied.build() })
     }
 
     /// Creates the bucket and the table (with TTL on `ttl`) if they are missing: for development

@@ -207,7 +207,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
             Arc::new(logport_shipper::DirectoryBuckets::new(root))
         }
-        (None, Some(client)) => Arc::new(logport_shipper::S3Buckets::new(client)),
+        (None, Some(s3)) => Arc::new(s3),
         (None, None) => anyhow::bail!("no shipping target: give --data-dir"),
     };
     let description = stores.description.clone();
@@ -252,7 +252,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 }
 
 /// S3 + DynamoDB as the flags (or their variables) say, through the AWS chain; and the S3 client.
-async fn open_aws(args: &Args) -> anyhow::Result<(Stores, Option<aws_sdk_s3::Client>)> {
+async fn open_aws(args: &Args) -> anyhow::Result<(Stores, Option<logport_shipper::S3Buckets>)> {
     let non_empty = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
     let config = logport_store_aws::AwsStoreConfig {
         bucket: non_empty(&args.s3_bucket).context("--backend aws needs --s3-bucket (or LOGPORT_S3_BUCKET)")?,
@@ -270,8 +270,9 @@ async fn open_aws(args: &Args) -> anyhow::Result<(Stores, Option<aws_sdk_s3::Cli
     if let Some(endpoint) = &config.endpoint {
         description.push_str(&format!(" at {endpoint}"));
     }
-    let client = store.objects.client().clone();
-    Ok((Stores::new(store.objects, store.meta, description), Some(client)))
+    // As the shipper function: the store's S3 client, and a rule's roleArn assumed through STS.
+    let buckets = logport_shipper::S3Buckets::assuming_roles(store.objects.client().clone(), store.sdk.clone());
+    Ok((Stores::new(store.objects, store.meta, description), Some(buckets)))
 }
 
 /// The shipper function's scheduled invocations: every `every`, the event EventBridge Scheduler

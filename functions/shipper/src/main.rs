@@ -13,7 +13,7 @@
 //! Configuration (read once, at cold start): the store from `LOGPORT_S3_BUCKET`,
 //! `LOGPORT_S3_PREFIX`, `LOGPORT_DYNAMODB_TABLE`, `LOGPORT_AWS_ENDPOINT` and the standard AWS
 //! chain, the access keys as the other functions read them; shipping targets are S3 buckets named
-//! by each rule, through the same S3 client.
+//! by each rule, through the same S3 client, or as the rule's `roleArn` (assumed through STS).
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = logport_store_aws::AwsStoreConfig::from_env()?;
     let store = logport_store_aws::connect(&config).await?;
-    let buckets = Arc::new(S3Buckets::new(store.objects.client().clone()));
+    let buckets = Arc::new(S3Buckets::assuming_roles(store.objects.client().clone(), store.sdk.clone()));
     let stores = Stores::new(store.objects.clone(), store.meta.clone(), logport_lambda::store::describe(&config));
     let context = Context::new(Function::Shipper, Settings::from_env()?, stores);
     let shipper = Arc::new(Shipper::new(context.engine().clone(), store.meta.clone(), buckets));
