@@ -725,7 +725,14 @@ fn the_component_forwards_the_same_bytes_as_the_native_consumer() {
     let total = 3000u64;
     put_ids(&server.client(PROJECT), "identical", 1, 0, total);
     let mut outputs = Vec::new();
-    for (name, component) in [("native", None), ("component", Some(consumer_wasm()))] {
+    let stats = dir.path().join("capped-stats.json");
+    // The third run: the component under a CPU cap of half a core, with the host's accounting.
+    let capped = ["--cpu".to_owned(), "0.5".to_owned(), "--stats-file".to_owned(), stats.display().to_string()];
+    for (name, component, caps) in [
+        ("native", None, &[][..]),
+        ("component", Some(consumer_wasm()), &[][..]),
+        ("capped", Some(consumer_wasm()), &capped[..]),
+    ] {
         let (address, messages) = syslog_tcp_receiver(1_000_000);
         let sink = format!("type = \"syslog\"\naddress = \"{address}\"\nprotocol = \"tcp\"\nformat = \"json\"");
         let config = write_config(dir.path(), &server, "identical", name, &sink);
@@ -735,7 +742,7 @@ fn the_component_forwards_the_same_bytes_as_the_native_consumer() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_logport"));
         command.args(["consume", "--config"]).arg(&config);
         if let Some(wasm) = &component {
-            command.arg("--component").arg(wasm).arg("--cache-dir").arg(dir.path().join("wasm-cache"));
+            command.arg("--component").arg(wasm).arg("--cache-dir").arg(dir.path().join("wasm-cache")).args(caps);
         }
         let child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let consumer = Consumer(Some(child));
@@ -748,4 +755,12 @@ fn the_component_forwards_the_same_bytes_as_the_native_consumer() {
     }
     assert_eq!(outputs[0].len() as u64, total);
     assert!(outputs[0] == outputs[1], "the component's frames differ from the native consumer's");
+    assert!(outputs[0] == outputs[2], "the capped component's frames differ from the native consumer's");
+    // The host accounted for the capped run, and kept it within its share (a run this short may
+    // not reach the cap: then it was never suspended).
+    let usage: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let share = usage["cpu_share"].as_f64().unwrap();
+    assert!(usage["cpu_seconds"].as_f64().unwrap() > 0.0 && share <= 0.5 + 0.05, "{usage}");
+    assert!(usage["peak_memory_bytes"].as_u64().unwrap() > 0, "{usage}");
+    assert!(usage["cpu_throttles"].as_u64().unwrap() > 0 || share < 0.45, "{usage}");
 }

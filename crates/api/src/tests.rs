@@ -225,7 +225,7 @@ fn machine_groups_configs_and_agent_polls_over_http() {
         assert!(!body["errorMessage"].as_str().unwrap().is_empty());
     };
     let group = r#"{"groupName":"web","machineIdentifyType":"userdefined","groupAttribute":{"groupTopic":"t"},
-        "machineList":["blue"]}"#;
+        "machineList":["blue","green"]}"#;
     ok(call(&api, Method::POST, "/machinegroups", &[], group));
     error(call(&api, Method::POST, "/machinegroups", &[], group), StatusCode::BAD_REQUEST, "MachineGroupAlreadyExist");
     let got = json_of(&ok(call(&api, Method::GET, "/machinegroups/web", &[], "")));
@@ -261,6 +261,18 @@ fn machine_groups_configs_and_agent_polls_over_http() {
     let machines = json_of(&ok(call(&api, Method::GET, "/machinegroups/web/machines", &[], "")));
     assert_eq!(machines["machines"][0]["ip"], "10.0.0.7");
     assert_eq!(machines["machines"][0]["userdefined-id"], "blue");
+    // Machine lists page like the other lists.
+    ok(call(&api, Method::POST, "/agents/poll", &[], r#"{"ip":"10.0.0.8","userDefinedId":"green"}"#));
+    let all = json_of(&ok(call(&api, Method::GET, "/machinegroups/web/machines", &[], "")));
+    assert_eq!((all["count"].clone(), all["total"].clone()), (2.into(), 2.into()));
+    let second = json_of(&ok(call(&api, Method::GET, "/machinegroups/web/machines?offset=1&size=1", &[], "")));
+    assert_eq!((second["count"].clone(), second["total"].clone()), (1.into(), 2.into()));
+    assert_eq!(second["machines"][0]["ip"], all["machines"][1]["ip"]);
+    error(
+        call(&api, Method::GET, "/machinegroups/web/machines?size=501", &[], ""),
+        StatusCode::BAD_REQUEST,
+        "ParameterInvalid",
+    );
     error(call(&api, Method::POST, "/agents/poll", &[], "{}"), StatusCode::BAD_REQUEST, "ParameterInvalid");
     error(
         call(&api, Method::GET, "/machinegroups/nope/machines", &[], ""),

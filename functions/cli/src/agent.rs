@@ -194,31 +194,13 @@ fn run_component(
     let (outcome, usage) = runtime.block_on(async {
         let host = Host::new(cache_dir.as_deref()).map_err(|error| anyhow!("wasmtime: {error:#}"))?;
         let function = CommandFunction::load(&host, wasm, limits).map_err(|error| anyhow!("{error:#}"))?;
-        // The accounting starts once the component is compiled: what is capped is the agent's run.
-        let meter = Arc::new(logport_wasm_host::caps::Meter::new());
-        let watcher = {
-            let (meter, stats_file, stop_file) = (meter.clone(), args.stats_file.clone(), stop_file.clone());
-            tokio::spawn(async move {
-                let mut told = false;
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                    if !told && stop.load(Ordering::Relaxed) {
-                        told = std::fs::write(&stop_file, b"").is_ok();
-                    }
-                    if let Some(file) = &stats_file {
-                        write_stats(file, &meter.usage());
-                    }
-                }
-            })
-        };
         tracing::info!(component = %wasm.display(), memory_mib = args.memory_mib, cpu = ?args.cpu, bandwidth = ?args.bandwidth, "agent component started");
-        let outcome = function.run_capped(&run, &caps, meter.clone()).await;
-        watcher.abort();
-        anyhow::Ok((outcome, meter.usage()))
+        let watch = crate::capped::Watch { stop, stop_file, stats_file: args.stats_file.clone() };
+        anyhow::Ok(crate::capped::run(&function, &run, &caps, watch).await)
     })?;
     let _ = std::fs::remove_dir_all(&run_dir);
     if let Some(file) = &args.stats_file {
-        write_stats(file, &usage);
+        crate::capped::write_stats(file, &usage);
     }
     println!("{}", serde_json::to_string(&usage)?);
     match outcome {
@@ -230,17 +212,6 @@ fn run_component(
             usage.memory_denied
         ),
         Err(error) => anyhow::bail!("the agent component trapped: {error:#}"),
-    }
-}
-
-/// Replaces `file` with `usage` as JSON (written aside and renamed: a reader never sees half).
-#[cfg(feature = "wasm")]
-fn write_stats(file: &Path, usage: &logport_wasm_host::Usage) {
-    let aside = file.with_extension("tmp");
-    if let Ok(text) = serde_json::to_vec(usage)
-        && std::fs::write(&aside, text).is_ok()
-    {
-        let _ = std::fs::rename(&aside, file);
     }
 }
 

@@ -59,8 +59,9 @@ fn on_signal(then: impl FnOnce() + Send + 'static) {
 
 /// `--component`: the consumer WASI component in the embedded wasmtime, granted the config's
 /// directory (as `/config`), a directory of its own for the stop file (as `/run`), the network,
-/// and `--memory-mb`. SIGINT/SIGTERM create the stop file; the component then checkpoints, leaves
-/// the group and prints its counters.
+/// `--memory-mb`, and with `--cpu` a CPU share (the host's accounting in `--stats-file`).
+/// SIGINT/SIGTERM create the stop file; the component then checkpoints, leaves the group and
+/// prints its counters.
 #[cfg(feature = "wasm")]
 fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Result<()> {
     let config = std::fs::canonicalize(&args.config)
@@ -89,18 +90,48 @@ fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Res
         memory_bytes: args.memory_mb << 20,
         cpu_time: logport_wasm_host::Limits::UNBOUNDED_TIME,
     };
-    let stop = stop_file.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let stop_now = stop_file.clone();
     on_signal(move || {
-        let _ = std::fs::write(&stop, b"");
+        flag.store(true, Ordering::Relaxed);
+        let _ = std::fs::write(&stop_now, b"");
     });
+    if let Some(cpu) = args.cpu {
+        anyhow::ensure!(cpu > 0.0 && cpu.is_finite(), "--cpu must be a positive number of cores");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    tracing::info!(component = %component.display(), "consumer component started");
+    tracing::info!(component = %component.display(), cpu = ?args.cpu, "consumer component started");
     let outcome = runtime.block_on(async {
         let host = logport_wasm_host::Host::new(cache_dir.as_deref())
             .map_err(|error| anyhow::anyhow!("wasmtime: {error:#}"))?;
         let function = logport_wasm_host::CommandFunction::load(&host, component, limits)
             .map_err(|error| anyhow::anyhow!("{error:#}"))?;
-        function.run(&run).await.map_err(|error| anyhow::anyhow!("the consumer component trapped: {error:#}"))
+        if args.cpu.is_none() && args.stats_file.is_none() {
+            return function
+                .run(&run)
+                .await
+                .map_err(|error| anyhow::anyhow!("the consumer component trapped: {error:#}"));
+        }
+        // Capped (or accounted): the network stays granted; the host meters CPU and memory.
+        let caps = logport_wasm_host::Caps {
+            cpu_share: args.cpu,
+            send_bytes_per_sec: None,
+            outbound: logport_wasm_host::OutboundHosts::any(),
+        };
+        let watch = crate::capped::Watch { stop, stop_file, stats_file: args.stats_file.clone() };
+        let (outcome, usage) = crate::capped::run(&function, &run, &caps, watch).await;
+        if let Some(file) = &args.stats_file {
+            crate::capped::write_stats(file, &usage);
+        }
+        tracing::info!(
+            cpu_seconds = usage.cpu_seconds,
+            cpu_share = usage.cpu_share,
+            cpu_throttles = usage.cpu_throttles,
+            peak_memory_bytes = usage.peak_memory_bytes,
+            "consumer component accounting"
+        );
+        outcome.map_err(|error| anyhow::anyhow!("the consumer component trapped: {error:#}"))
     });
     let _ = std::fs::remove_dir_all(&run_dir);
     match outcome?.success {

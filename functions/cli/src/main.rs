@@ -3,6 +3,8 @@
 //! command line and reports errors; the work is in [`up`].
 
 mod agent;
+#[cfg(feature = "wasm")]
+mod capped;
 mod consume;
 mod keys;
 #[cfg(feature = "wasm")]
@@ -46,12 +48,21 @@ pub struct ConsumeArgs {
     config: PathBuf,
     /// Run the consumer WASI component (`logport-consumer.wasm`) in the embedded wasmtime instead
     /// of the built-in consumer (needs a build with the `wasm` feature). It gets the config's
-    /// directory, the network and `--memory-mb` of memory.
+    /// directory, the network, `--memory-mb` of memory and, with `--cpu`, a CPU share.
     #[arg(long)]
     component: Option<PathBuf>,
     /// Memory cap of the component, in MiB.
     #[arg(long, default_value_t = 256)]
     memory_mb: usize,
+    /// CPU cap of the component, in cores (0.5 = half of one core) of the whole process: over
+    /// it, the consumer is suspended until its share catches up (it falls behind, and checkpoints
+    /// only what its sink accepted).
+    #[arg(long)]
+    cpu: Option<f64>,
+    /// Writes the host's accounting of the component (CPU seconds and share, peak memory, time
+    /// throttled, ...) as JSON to this file every half second and at the end.
+    #[arg(long)]
+    stats_file: Option<PathBuf>,
     /// Where compiled components are cached (default: `$XDG_CACHE_HOME/logport/wasm` or `~/.cache/logport/wasm`).
     #[arg(long)]
     cache_dir: Option<PathBuf>,

@@ -50,10 +50,14 @@ pub(crate) async fn run(
             Ok(response::empty())
         }
         C::ListMachines(name) => {
+            let (offset, size) = paging(call)?;
             let machines = engine.list_machines(project, &name).await?;
+            let total = machines.len();
             let now = engine.now();
             let machines: Vec<Value> = machines
                 .iter()
+                .skip(offset)
+                .take(size)
                 .map(|machine| {
                     json!({
                         "ip": machine.ip,
@@ -66,7 +70,7 @@ pub(crate) async fn run(
                     })
                 })
                 .collect();
-            Ok(response::json(&json!({"count": machines.len(), "total": machines.len(), "machines": machines})))
+            Ok(response::json(&json!({"count": machines.len(), "total": total, "machines": machines})))
         }
         C::AppliedConfigs(name) => {
             let configs = engine.applied_configs(project, &name).await?;
@@ -111,14 +115,20 @@ pub(crate) async fn run(
     }
 }
 
-/// A page of names, filtered by the substring parameter `filter` (SLS's `groupName` /
-/// `configName`).
-fn page(call: &Call<'_>, names: Vec<String>, filter: &str, key: &str) -> Result<Response<Bytes>, ApiError> {
+/// The `offset` and `size` (at most [`MAX_PAGE`], the default) of a listing.
+fn paging(call: &Call<'_>) -> Result<(usize, usize), ApiError> {
     let offset = number_param(call, "offset", 0)?;
     let size = number_param(call, "size", MAX_PAGE)?;
     if size > MAX_PAGE {
         return Err(ApiError::parameter(format!("size must be at most {MAX_PAGE}")));
     }
+    Ok((offset, size))
+}
+
+/// A page of names, filtered by the substring parameter `filter` (SLS's `groupName` /
+/// `configName`).
+fn page(call: &Call<'_>, names: Vec<String>, filter: &str, key: &str) -> Result<Response<Bytes>, ApiError> {
+    let (offset, size) = paging(call)?;
     let needle = call.param(filter).unwrap_or_default();
     let names: Vec<String> = names.into_iter().filter(|name| name.contains(needle)).collect();
     let total = names.len();
