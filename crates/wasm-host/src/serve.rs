@@ -78,36 +78,52 @@ impl App {
     }
 }
 
-/// Serves `app` on `listener` until the task is dropped: HTTP/1.1 with keep-alive, each request
-/// in a new instance of the component its path routes to; no route is `404 RequestNotSupported`.
-pub async fn serve(listener: TcpListener, app: App) -> Result<()> {
+/// How long shutdown waits for the requests in flight.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves `app` on `listener`: HTTP/1.1 with keep-alive, each request in a new instance of the
+/// component its path routes to; no route is `404 RequestNotSupported`. When `shutdown`
+/// completes it stops accepting and waits (at most [`DRAIN_TIMEOUT`]) for the requests in
+/// flight, as `logport up` does: a request the host took is answered, not cut (nor are its
+/// component's outgoing calls cancelled under it).
+pub async fn serve(listener: TcpListener, app: App, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => break,
+        };
         // A component's response goes out as its head and then its body frames: with Nagle's
         // algorithm on, a frame after the head waits for the client's delayed ACK (~40 ms).
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let app = app.clone();
+            async move {
+                let response = match app.function(request.uri().path()) {
+                    Ok(Some(function)) => function.handle(request).await,
+                    Ok(None) => error_response(404, "RequestNotSupported", "no component serves this path"),
+                    Err(id) => error_response(
+                        503,
+                        "ComponentUnavailable",
+                        &format!("the {id} component is not loaded (not built when the host started)"),
+                    ),
+                };
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        let connection = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move {
-                    let response = match app.function(request.uri().path()) {
-                        Ok(Some(function)) => function.handle(request).await,
-                        Ok(None) => error_response(404, "RequestNotSupported", "no component serves this path"),
-                        Err(id) => error_response(
-                            503,
-                            "ComponentUnavailable",
-                            &format!("the {id} component is not loaded (not built when the host started)"),
-                        ),
-                    };
-                    Ok::<_, std::convert::Infallible>(response)
-                }
-            });
-            if let Err(error) =
-                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await
-            {
+            if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection ended");
             }
         });
     }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+    Ok(())
 }

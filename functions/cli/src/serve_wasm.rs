@@ -58,10 +58,8 @@ async fn serve(args: ServeWasmArgs) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("logport listening on http://{address} (wasm: {})", args.manifest.display());
-    tokio::select! {
-        result = logport_wasm_host::serve(listener, app) => result.map_err(|error| anyhow::anyhow!("{error:#}")),
-        _ = shutdown() => Ok(()),
-    }
+    // On SIGTERM/SIGINT: stop accepting, answer the requests in flight, then exit.
+    logport_wasm_host::serve(listener, app, shutdown()).await.map_err(|error| anyhow::anyhow!("{error:#}"))
 }
 
 async fn shutdown() {
