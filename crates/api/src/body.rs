@@ -7,7 +7,7 @@
 //! instead of the 413. A body that declares a length beyond those bounds is refused at once, and
 //! the server closes that connection.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
 
@@ -46,12 +46,7 @@ where
             discard(body, drain.saturating_sub(over)).await;
             return Bounded::TooLarge;
         }
-        while data.has_remaining() {
-            let chunk = data.chunk();
-            collected.extend_from_slice(chunk);
-            let taken = chunk.len();
-            data.advance(taken);
-        }
+        collected.put(&mut data);
     }
     Bounded::Whole(collected.freeze())
 }

@@ -199,9 +199,6 @@ fn run_component(
         anyhow::Ok(crate::capped::run(&function, &run, &caps, watch).await)
     })?;
     let _ = std::fs::remove_dir_all(&run_dir);
-    if let Some(file) = &args.stats_file {
-        crate::capped::write_stats(file, &usage);
-    }
     println!("{}", serde_json::to_string(&usage)?);
     match outcome {
         Ok(outcome) if outcome.success => Ok(()),

@@ -20,7 +20,7 @@ pub struct Watch {
 }
 
 /// Runs `run` under `caps`; answers its outcome and what it used (counted from now: compiling
-/// the component is not the run's).
+/// the component is not the run's), which is also the stats file's last content.
 pub async fn run(
     function: &CommandFunction,
     run: &CommandRun,
@@ -28,9 +28,9 @@ pub async fn run(
     watch: Watch,
 ) -> (logport_wasm_host::Result<CommandOutcome>, Usage) {
     let meter = Arc::new(logport_wasm_host::caps::Meter::new());
+    let Watch { stop, stop_file, stats_file } = watch;
     let watcher = {
-        let meter = meter.clone();
-        let Watch { stop, stop_file, stats_file } = watch;
+        let (meter, stats_file) = (meter.clone(), stats_file.clone());
         tokio::spawn(async move {
             let mut told = false;
             loop {
@@ -46,11 +46,15 @@ pub async fn run(
     };
     let outcome = function.run_capped(run, caps, meter.clone()).await;
     watcher.abort();
-    (outcome, meter.usage())
+    let usage = meter.usage();
+    if let Some(file) = &stats_file {
+        write_stats(file, &usage);
+    }
+    (outcome, usage)
 }
 
 /// Replaces `file` with `usage` as JSON (written aside and renamed: a reader never sees half).
-pub fn write_stats(file: &Path, usage: &Usage) {
+fn write_stats(file: &Path, usage: &Usage) {
     let aside = file.with_extension("tmp");
     if let Ok(text) = serde_json::to_vec(usage)
         && std::fs::write(&aside, text).is_ok()

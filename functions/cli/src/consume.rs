@@ -121,9 +121,6 @@ fn run_component(args: &ConsumeArgs, component: &std::path::Path) -> anyhow::Res
         };
         let watch = crate::capped::Watch { stop, stop_file, stats_file: args.stats_file.clone() };
         let (outcome, usage) = crate::capped::run(&function, &run, &caps, watch).await;
-        if let Some(file) = &args.stats_file {
-            crate::capped::write_stats(file, &usage);
-        }
         tracing::info!(
             cpu_seconds = usage.cpu_seconds,
             cpu_share = usage.cpu_share,
