@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use datafusion::arrow::util::display::array_value_to_string;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use logport_core::engine::Engine;
 use logport_core::model::LogGroup;
 use serde_json::{Map, Value};
@@ -86,12 +86,36 @@ fn check_range(from: i64, to: i64) -> Result<()> {
     Ok(())
 }
 
+/// How a query may be run (the answer does not depend on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Push partial aggregation into the scan ([`crate::preaggregate`]).
+    pub pre_aggregate: bool,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self { pre_aggregate: true }
+    }
+}
+
 /// GetLogs: a page of matching logs, or the rows of the SQL after the bar.
 pub async fn get_logs(
     engine: &Arc<Engine>,
     project: &str,
     logstore: &str,
     request: &GetLogsRequest,
+) -> Result<GetLogsResponse> {
+    get_logs_with(engine, project, logstore, request, QueryOptions::default()).await
+}
+
+/// [`get_logs`] with explicit [`QueryOptions`].
+pub async fn get_logs_with(
+    engine: &Arc<Engine>,
+    project: &str,
+    logstore: &str,
+    request: &GetLogsRequest,
+    options: QueryOptions,
 ) -> Result<GetLogsResponse> {
     let started = Instant::now();
     check_range(request.from, request.to)?;
@@ -168,7 +192,8 @@ pub async fn get_logs(
         }
         Some(prepared) => {
             let counters = Arc::new(ScanCounters::default());
-            let (keys, rows) = run_sql(engine.clone(), segments, selection, counters.clone(), &prepared).await?;
+            let (keys, rows) =
+                run_sql(engine.clone(), segments, selection, counters.clone(), &prepared, options).await?;
             meta.processed_rows = counters.processed.load(Ordering::Relaxed);
             meta.total_hits = counters.hits.load(Ordering::Relaxed);
             meta.keys = keys;
@@ -180,21 +205,57 @@ pub async fn get_logs(
     Ok(GetLogsResponse { meta, data })
 }
 
+/// The DataFrame of a statement over the selected logs.
+async fn sql_frame(
+    engine: Arc<Engine>,
+    segments: Vec<logport_core::engine::scan::SegmentRef>,
+    selection: Arc<Selection>,
+    counters: Arc<ScanCounters>,
+    prepared: &crate::sql::Prepared,
+    options: QueryOptions,
+) -> Result<DataFrame> {
+    let mut config = SessionConfig::new().with_target_partitions(crate::scan_partitions());
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    let context = SessionContext::new_with_config(config);
+    if options.pre_aggregate {
+        context.add_optimizer_rule(Arc::new(crate::preaggregate::PreAggregate));
+    }
+    context.register_table(TABLE, Arc::new(LogTable::new(engine, segments, selection, counters)))?;
+    let mut frame = context.sql(&prepared.sql).await?;
+    if !prepared.has_limit {
+        frame = frame.limit(0, Some(DEFAULT_SQL_ROWS))?;
+    }
+    Ok(frame)
+}
+
+/// The optimized logical plan of a GetLogs request's SQL (for operators and tests), indented.
+pub async fn explain(
+    engine: &Arc<Engine>,
+    project: &str,
+    logstore: &str,
+    request: &GetLogsRequest,
+    options: QueryOptions,
+) -> Result<String> {
+    check_range(request.from, request.to)?;
+    let (search, sql) = split_query(&request.query);
+    let expr = parse(search)?;
+    let prepared = prepare(sql.ok_or_else(|| QueryError::Parameter("explain needs SQL after '|'".into()))?)?;
+    let (_, segments) = engine.segments_between(project, logstore, request.from, request.to).await?;
+    let selection = Arc::new(Selection::new(request.from, request.to, request.topic.clone(), expr));
+    let counters = Arc::new(ScanCounters::default());
+    let frame = sql_frame(engine.clone(), segments, selection, counters, &prepared, options).await?;
+    Ok(frame.into_optimized_plan()?.display_indent().to_string())
+}
+
 async fn run_sql(
     engine: Arc<Engine>,
     segments: Vec<logport_core::engine::scan::SegmentRef>,
     selection: Arc<Selection>,
     counters: Arc<ScanCounters>,
     prepared: &crate::sql::Prepared,
+    options: QueryOptions,
 ) -> Result<(Vec<String>, Vec<Map<String, Value>>)> {
-    let mut config = SessionConfig::new().with_target_partitions(crate::scan_partitions());
-    config.options_mut().sql_parser.enable_ident_normalization = false;
-    let context = SessionContext::new_with_config(config);
-    context.register_table(TABLE, Arc::new(LogTable::new(engine, segments, selection, counters)))?;
-    let mut frame = context.sql(&prepared.sql).await?;
-    if !prepared.has_limit {
-        frame = frame.limit(0, Some(DEFAULT_SQL_ROWS))?;
-    }
+    let frame = sql_frame(engine, segments, selection, counters, prepared, options).await?;
     let keys: Vec<String> = frame.schema().fields().iter().map(|field| field.name().clone()).collect();
     let batches = frame.collect().await?;
     let mut rows = Vec::new();

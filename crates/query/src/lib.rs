@@ -8,6 +8,7 @@
 mod columnar;
 mod error;
 mod execute;
+pub mod preaggregate;
 pub mod rows;
 mod scan;
 pub mod search;
@@ -16,7 +17,7 @@ pub mod sql;
 pub use error::{QueryError, Result};
 pub use execute::{
     Bucket, ContextRequest, ContextResponse, GetLogsRequest, GetLogsResponse, HistogramRequest, MAX_LINE, Meta,
-    context, get_logs, histogram, split_query,
+    QueryOptions, context, explain, get_logs, get_logs_with, histogram, split_query,
 };
 
 /// How many partitions SQL scans are split into (one per core).

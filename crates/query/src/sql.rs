@@ -26,6 +26,7 @@ use logport_core::engine::scan::SegmentRef;
 
 use crate::columnar::{ColumnHits, scan_columns};
 use crate::error::{QueryError, Result};
+use crate::preaggregate::{WEIGHT, weighted_batch};
 use crate::scan::Selection;
 
 /// The table name SQL sees.
@@ -79,6 +80,8 @@ pub struct LogTable {
     selection: Arc<Selection>,
     schema: SchemaRef,
     counters: Arc<ScanCounters>,
+    /// The weighted form ([`crate::preaggregate`]): distinct rows and a weight column, last.
+    weighted: bool,
 }
 
 impl LogTable {
@@ -101,12 +104,30 @@ impl LogTable {
                 }
             }
         }
-        Self { engine, segments, selection, schema: Arc::new(Schema::new(fields)), counters }
+        Self { engine, segments, selection, schema: Arc::new(Schema::new(fields)), counters, weighted: false }
+    }
+
+    pub fn is_weighted(&self) -> bool {
+        self.weighted
+    }
+
+    /// The same logs as weighted rows: the columns plus [`WEIGHT`], how many logs a row stands for.
+    pub fn weighted(&self) -> Self {
+        let mut fields: Vec<Field> = self.schema.fields().iter().map(|field| field.as_ref().clone()).collect();
+        fields.push(Field::new(WEIGHT, DataType::Int64, false));
+        Self {
+            engine: self.engine.clone(),
+            segments: self.segments.clone(),
+            selection: self.selection.clone(),
+            schema: Arc::new(Schema::new(fields)),
+            counters: self.counters.clone(),
+            weighted: true,
+        }
     }
 }
 
 /// Builds the projected columns of one segment's hits.
-fn batch(
+pub(crate) fn batch(
     hits: &ColumnHits,
     schema: &SchemaRef,
 ) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
@@ -167,15 +188,17 @@ impl TableProvider for LogTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let projected = project_schema(&self.schema, projection)?;
         let schema = projected.clone();
-        let names: Vec<String> = projected.fields().iter().map(|field| field.name().clone()).collect();
+        let names: Vec<String> =
+            projected.fields().iter().map(|field| field.name().clone()).filter(|name| name != WEIGHT).collect();
         // A statement reading the table twice (a self-join) counts the logs of its first scan.
         let counters = (!self.counters.scanned.swap(true, Ordering::Relaxed)).then(|| self.counters.clone());
+        let weighted = self.weighted;
         let batches = scan_columns(&self.engine, self.segments.clone(), self.selection.clone(), &names, move |hits| {
             if let Some(counters) = &counters {
                 counters.processed.fetch_add(hits.processed, Ordering::Relaxed);
                 counters.hits.fetch_add(hits.hits.len() as u64, Ordering::Relaxed);
             }
-            batch(&hits, &schema)
+            if weighted { weighted_batch(&hits, &schema) } else { batch(&hits, &schema) }
         })
         .await
         .map_err(|error| match error {
