@@ -148,16 +148,54 @@ fn compile<'c>(expr: &'c Expr, columns: &'c Columns) -> Compiled<'c> {
 }
 
 impl Compiled<'_> {
-    fn eval(&self, row: usize) -> bool {
+    /// Column at a time: clears `mask[row]` where the search does not select the row. Rows
+    /// already cleared are not evaluated again (plain-column leaves cost a string test each).
+    fn and_into(&self, mask: &mut [bool]) {
         match self {
-            Compiled::Const(value) => *value,
-            Compiled::Dict { codes, table } => table[usize::from(codes[row])],
-            Compiled::Plain { column, leaf } => field_matches(leaf, column.get(row)),
-            Compiled::Rows(rows) => rows[row],
-            Compiled::Group { group_of, table } => table[group_of[row] as usize],
-            Compiled::Not(inner) => !inner.eval(row),
-            Compiled::And(parts) => parts.iter().all(|part| part.eval(row)),
-            Compiled::Or(parts) => parts.iter().any(|part| part.eval(row)),
+            Compiled::Const(true) => {}
+            Compiled::Const(false) => mask.fill(false),
+            Compiled::Dict { codes, table } => {
+                for (keep, code) in mask.iter_mut().zip(codes.iter()) {
+                    *keep &= table[usize::from(*code)];
+                }
+            }
+            Compiled::Plain { column, leaf } => {
+                for (row, keep) in mask.iter_mut().enumerate() {
+                    if *keep {
+                        *keep = field_matches(leaf, column.get(row));
+                    }
+                }
+            }
+            Compiled::Rows(rows) => {
+                for (keep, hit) in mask.iter_mut().zip(rows) {
+                    *keep &= *hit;
+                }
+            }
+            Compiled::Group { group_of, table } => {
+                for (keep, group) in mask.iter_mut().zip(group_of.iter()) {
+                    *keep &= table[*group as usize];
+                }
+            }
+            Compiled::Not(inner) => {
+                let mut selected = mask.to_vec();
+                inner.and_into(&mut selected);
+                for (keep, selected) in mask.iter_mut().zip(selected) {
+                    *keep &= !selected;
+                }
+            }
+            Compiled::And(parts) => parts.iter().for_each(|part| part.and_into(mask)),
+            Compiled::Or(parts) => {
+                let mut any = vec![false; mask.len()];
+                for part in parts {
+                    // Only the rows in scope that no earlier part selected.
+                    let mut open: Vec<bool> = mask.iter().zip(&any).map(|(keep, done)| *keep && !done).collect();
+                    part.and_into(&mut open);
+                    for (done, hit) in any.iter_mut().zip(open) {
+                        *done |= hit;
+                    }
+                }
+                mask.copy_from_slice(&any);
+            }
         }
     }
 }
@@ -194,25 +232,21 @@ fn term_rows(pattern: &Pattern, column: &Column, rows: u32) -> Vec<bool> {
 /// Rows of `columns` in the selection's time range and topic that the search selects.
 fn evaluate(columns: &Columns, selection: &Selection) -> (Vec<u32>, u64) {
     let compiled = compile(&selection.expr, columns);
-    let topic = selection
-        .topic
-        .as_deref()
-        .map(|topic| columns.groups.iter().map(|group| group.topic == topic).collect::<Vec<_>>());
-    let mut hits = Vec::new();
-    let mut processed = 0;
-    for (row, time) in columns.times.iter().enumerate() {
-        let time = i64::from(*time);
-        if time < selection.from || time >= selection.to {
-            continue;
-        }
-        processed += 1;
-        if topic.as_ref().is_some_and(|topic| !topic[columns.group_of[row] as usize]) {
-            continue;
-        }
-        if compiled.eval(row) {
-            hits.push(row as u32);
-        }
+    let mut mask: Vec<bool> = columns
+        .times
+        .iter()
+        .map(|time| {
+            let time = i64::from(*time);
+            time >= selection.from && time < selection.to
+        })
+        .collect();
+    let processed = mask.iter().filter(|keep| **keep).count() as u64;
+    if let Some(topic) = selection.topic.as_deref() {
+        let table: Vec<bool> = columns.groups.iter().map(|group| group.topic == topic).collect();
+        Compiled::Group { group_of: &columns.group_of, table }.and_into(&mut mask);
     }
+    compiled.and_into(&mut mask);
+    let hits = mask.iter().enumerate().filter(|(_, keep)| **keep).map(|(row, _)| row as u32).collect();
     (hits, processed)
 }
 
