@@ -232,6 +232,11 @@ fn term_rows(pattern: &Pattern, column: &Column, rows: u32) -> Vec<bool> {
 /// Rows of `columns` in the selection's time range and topic that the search selects.
 fn evaluate(columns: &Columns, selection: &Selection) -> (Vec<u32>, u64) {
     let compiled = compile(&selection.expr, columns);
+    let inside = |time: &u32| (selection.from..selection.to).contains(&i64::from(*time));
+    if matches!(compiled, Compiled::Const(true)) && selection.topic.is_none() && columns.times.iter().all(inside) {
+        // Every row (`*` over a segment inside the time range): no mask to build.
+        return ((0..columns.rows).collect(), u64::from(columns.rows));
+    }
     let mut mask: Vec<bool> = columns
         .times
         .iter()
@@ -299,7 +304,7 @@ where
                 ready.push(item);
             }
         }
-        let workers = std::thread::available_parallelism().map_or(2, usize::from).min(ready.len().max(1));
+        let workers = crate::scan::cores().min(ready.len().max(1));
         let per_worker = ready.len().div_ceil(workers).max(1);
         let mut chunks = Vec::new();
         while !ready.is_empty() {

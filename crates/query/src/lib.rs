@@ -28,5 +28,5 @@ fn scan_partitions() -> usize {
     if cfg!(target_arch = "wasm32") {
         return 1;
     }
-    std::thread::available_parallelism().map_or(2, usize::from)
+    scan::cores()
 }

@@ -286,6 +286,34 @@ impl Part<'_> {
         }
     }
 
+    /// Counts each hit's code into `counts` (as long as the cardinality).
+    fn count_into(&self, rows: &[u32], times: &[u32], counts: &mut [u32]) {
+        match self {
+            Part::Time { base, .. } => {
+                for row in rows {
+                    counts[(i64::from(times[*row as usize]) - base) as usize] += 1;
+                }
+            }
+            // Every row: no indirection.
+            Part::Dict { codes, .. } if rows.len() == codes.len() => {
+                for code in codes.iter() {
+                    counts[usize::from(*code)] += 1;
+                }
+            }
+            Part::Dict { codes, .. } => {
+                for row in rows {
+                    counts[usize::from(codes[*row as usize])] += 1;
+                }
+            }
+            Part::Group { of_group, group_of, .. } => {
+                for row in rows {
+                    counts[of_group[group_of[*row as usize] as usize] as usize] += 1;
+                }
+            }
+            Part::Absent => counts[0] += rows.len() as u32,
+        }
+    }
+
     /// The column of the distinct keys' values.
     fn array(&self, codes: impl Iterator<Item = u64>, len: usize) -> ArrayRef {
         match self {
@@ -362,11 +390,21 @@ pub(crate) fn weighted_batch(hits: &ColumnHits, schema: &SchemaRef) -> Result<Re
             &RecordBatchOptions::new().with_row_count(Some(hits.hits.len())),
         );
     };
-    let mut keys = vec![0u64; hits.hits.len()];
-    for (part, stride) in parts.iter().zip(&strides) {
-        part.add_codes(&hits.hits, &hits.columns.times, *stride, &mut keys);
-    }
-    let distinct = distinct_counts(keys, product);
+    let distinct = match parts.as_slice() {
+        // One column (the common `group by status`): counted straight into an array.
+        [part] if product <= DENSE_LIMIT => {
+            let mut counts = vec![0u32; product as usize];
+            part.count_into(&hits.hits, &hits.columns.times, &mut counts);
+            nonzero(&counts)
+        }
+        _ => {
+            let mut keys = vec![0u64; hits.hits.len()];
+            for (part, stride) in parts.iter().zip(&strides) {
+                part.add_codes(&hits.hits, &hits.columns.times, *stride, &mut keys);
+            }
+            distinct_counts(keys, product)
+        }
+    };
     let len = distinct.len();
     let mut columns: Vec<ArrayRef> = parts
         .iter()
@@ -382,20 +420,27 @@ pub(crate) fn weighted_batch(hits: &ColumnHits, schema: &SchemaRef) -> Result<Re
     RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(len)))
 }
 
+/// Key spaces up to this size are always counted in an array.
+const DENSE_LIMIT: u64 = 1 << 16;
+
+fn nonzero(counts: &[u32]) -> Vec<(u64, u64)> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(key, count)| (key as u64, u64::from(*count)))
+        .collect()
+}
+
 /// Each distinct key with how often it occurs: counted in an array when the key space is small
 /// against the rows, else by sorting.
 fn distinct_counts(mut keys: Vec<u64>, product: u64) -> Vec<(u64, u64)> {
-    if product <= (keys.len() as u64 * 4).max(4096) {
+    if product <= (keys.len() as u64 * 4).max(DENSE_LIMIT) {
         let mut counts = vec![0u32; product as usize];
         for key in &keys {
             counts[*key as usize] += 1;
         }
-        return counts
-            .iter()
-            .enumerate()
-            .filter(|(_, count)| **count > 0)
-            .map(|(key, count)| (key as u64, u64::from(*count)))
-            .collect();
+        return nonzero(&counts);
     }
     keys.sort_unstable();
     let mut distinct: Vec<(u64, u64)> = Vec::new();

@@ -27,5 +27,11 @@ impl Selection {
 
 /// How many segments are read and evaluated at once.
 pub(crate) fn parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from) * 2
+    cores() * 2
+}
+
+/// The cores this process may use, asked once (`available_parallelism` reads cgroup files).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
 }
