@@ -192,8 +192,8 @@ pub async fn get_logs_with(
         }
         Some(prepared) => {
             let counters = Arc::new(ScanCounters::default());
-            let (keys, rows) =
-                run_sql(engine.clone(), segments, selection, counters.clone(), &prepared, options).await?;
+            let frame = sql_frame(engine.clone(), segments, selection, counters.clone(), &prepared, options).await?;
+            let (keys, rows) = run_sql(frame).await?;
             meta.processed_rows = counters.processed.load(Ordering::Relaxed);
             meta.total_hits = counters.hits.load(Ordering::Relaxed);
             meta.keys = keys;
@@ -247,15 +247,8 @@ pub async fn explain(
     Ok(frame.into_optimized_plan()?.display_indent().to_string())
 }
 
-async fn run_sql(
-    engine: Arc<Engine>,
-    segments: Vec<logport_core::engine::scan::SegmentRef>,
-    selection: Arc<Selection>,
-    counters: Arc<ScanCounters>,
-    prepared: &crate::sql::Prepared,
-    options: QueryOptions,
-) -> Result<(Vec<String>, Vec<Map<String, Value>>)> {
-    let frame = sql_frame(engine, segments, selection, counters, prepared, options).await?;
+/// Runs a statement: its column names and its rows, values as strings.
+async fn run_sql(frame: DataFrame) -> Result<(Vec<String>, Vec<Map<String, Value>>)> {
     let keys: Vec<String> = frame.schema().fields().iter().map(|field| field.name().clone()).collect();
     let batches = frame.collect().await?;
     let mut rows = Vec::new();
