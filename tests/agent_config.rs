@@ -49,7 +49,8 @@ fn start_agent(dir: &Path, endpoint: &str, logs: &Path) -> Child {
     std::fs::write(&path, text).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_logport"));
     command.args(["agent", "run", "--config"]).arg(&path);
-    if let Some(wasm) = std::env::var_os("LOGPORT_AGENT_WASM") {
+    // Empty counts as unset (a step may clear it).
+    if let Some(wasm) = std::env::var_os("LOGPORT_AGENT_WASM").filter(|wasm| !wasm.is_empty()) {
         eprintln!("the agent component: {}", Path::new(&wasm).display());
         command.arg("--component").arg(wasm);
     }
