@@ -237,14 +237,7 @@ fn evaluate(columns: &Columns, selection: &Selection) -> (Vec<u32>, u64) {
         // Every row (`*` over a segment inside the time range): no mask to build.
         return ((0..columns.rows).collect(), u64::from(columns.rows));
     }
-    let mut mask: Vec<bool> = columns
-        .times
-        .iter()
-        .map(|time| {
-            let time = i64::from(*time);
-            time >= selection.from && time < selection.to
-        })
-        .collect();
+    let mut mask: Vec<bool> = columns.times.iter().map(inside).collect();
     let processed = mask.iter().filter(|keep| **keep).count() as u64;
     if let Some(topic) = selection.topic.as_deref() {
         let table: Vec<bool> = columns.groups.iter().map(|group| group.topic == topic).collect();

@@ -29,8 +29,7 @@ use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::catalog::TableProvider;
-use datafusion::common::tree_node::Transformed;
-use datafusion::common::tree_node::TreeNode;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column as ColumnRef, Result as DfResult};
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::functions_aggregate::approx_distinct::ApproxDistinct;
@@ -391,6 +390,8 @@ pub(crate) fn weighted_batch(hits: &ColumnHits, schema: &SchemaRef) -> Result<Re
         );
     };
     let distinct = match parts.as_slice() {
+        // No column (`count(*)` alone): one row, the number of hits.
+        [] => vec![(0, hits.hits.len() as u64)],
         // One column (the common `group by status`): counted straight into an array.
         [part] if product <= DENSE_LIMIT => {
             let mut counts = vec![0u32; product as usize];
@@ -451,20 +452,6 @@ fn distinct_counts(mut keys: Vec<u64>, product: u64) -> Vec<(u64, u64)> {
         }
     }
     distinct
-}
-
-/// Whether a plan reads the weighted table (for tests).
-pub fn uses_weights(plan: &LogicalPlan) -> bool {
-    let mut found = false;
-    let _ = plan.apply(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && scan.projected_schema.fields().iter().any(|field| field.name() == WEIGHT)
-        {
-            found = true;
-        }
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-    });
-    found
 }
 
 #[cfg(test)]
