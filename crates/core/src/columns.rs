@@ -8,20 +8,30 @@
 //! column is its own lz4 block, so a reader decompresses only what it asks for.
 //!
 //! ```text
-//! section := b"LPC1" | version u8 (2; 1 is still read) | 3 reserved | rows u32 | groups u32 | columns u32
+//! section := b"LPC1" | version u8 (3; 1 and 2 are still read) | 3 reserved | rows u32 | groups u32 | columns u32
 //!            | flags u32 (bit 0: more keys than MAX_COLUMNS, some left out) | dir_len u32
 //!            | directory (dir_len bytes) | blocks
 //! entry   := name_len u16 | name | kind u8 | raw_len u32 | offset u32 (from the section start) | len u32
 //! kinds   := 0 times | 1 groups | 2 dictionary | 3 plain
 //! times   := version 2: runs of equal times, (time u32 | count u32)*; version 1: time u32 per row
 //! groups  := per group: rows u32 | topic str | source str | tags u16 | (key str | value str)*   (str := u32 len | bytes)
-//! dict    := entries u32 | str* | width u8 (1 or 2) | codes (width bytes per row, 0 = missing)
+//! dict    := version 3: head_len u32 | head_raw_len u32 | lz4(head) (head_len bytes) | lz4(codes)
+//!            head := entries u32 | str* | counts u32 * (entries + 1) | width u8 (1 or 2)
+//!            (counts[0]: rows without the key; counts[i]: rows with value i)
+//!            versions 1 and 2, one lz4 block: entries u32 | str* | width u8 | codes
+//! codes   := width bytes per row, 0 = missing
 //! plain   := per row: end u32 (cumulative) | per row: present u8 | value bytes
 //! ```
-//! All integers little-endian. Topic and source are empty strings when a group has none.
+//! All integers little-endian; every block but a version-3 dictionary is one lz4 block of its raw
+//! bytes (`raw_len` in the directory), a version-3 dictionary two (`raw_len` = head + codes).
+//! Topic and source are empty strings when a group has none.
 //! Times are run-length encoded because logs come many per second: raw, a segment's times were
 //! long repeats of one 4-byte pattern, which lz4 stores as overlapping matches and decodes a byte
 //! at a time (a quarter of a `status` group-by's CPU went there).
+//! A dictionary's head carries how many rows hold each value, compressed apart from the codes:
+//! a query that selects every row of a segment and groups by that one column (`* | select status,
+//! count(*) group by status`) reads the counts and never decompresses the codes
+//! ([`Column::Counts`]).
 
 use std::collections::HashMap;
 
@@ -37,8 +47,9 @@ pub const DICT_LIMIT: usize = 4096;
 pub const HEADER_LEN: usize = 28;
 
 const MAGIC: &[u8; 4] = b"LPC1";
-/// The version written (1, with times one per row, is still read).
-const VERSION: u8 = 2;
+/// The version written (1, with times one per row, and 2, with dictionaries in one block, are
+/// still read).
+const VERSION: u8 = 3;
 const KIND_TIMES: u8 = 0;
 const KIND_GROUPS: u8 = 1;
 const KIND_DICT: u8 = 2;
@@ -244,7 +255,7 @@ impl ColumnsBuilder {
 
     fn finish_version(mut self, version: u8) -> Vec<u8> {
         let rows = self.rows;
-        let mut blocks: Vec<(String, u8, Vec<u8>)> = Vec::with_capacity(self.columns.len() + 2);
+        let mut blocks: Vec<(String, u8, u32, Vec<u8>)> = Vec::with_capacity(self.columns.len() + 2);
         let times = std::mem::take(&mut self.times);
         let mut runs: Vec<u8> = Vec::new();
         let mut words = times.chunks_exact(4).map(|word| u32::from_le_bytes(word.try_into().expect("4 bytes")));
@@ -262,44 +273,61 @@ impl ColumnsBuilder {
             runs.extend_from_slice(&time.to_le_bytes());
             runs.extend_from_slice(&count.to_le_bytes());
         }
-        blocks.push((TIMES.into(), KIND_TIMES, if version == 1 { times } else { runs }));
-        blocks.push((GROUPS.into(), KIND_GROUPS, std::mem::take(&mut self.groups)));
+        // (name, kind, raw length, stored bytes)
+        let lz4 =
+            |name: String, kind: u8, raw: Vec<u8>| (name, kind, raw.len() as u32, Compression::Lz4.compress(&raw));
+        blocks.push(lz4(TIMES.into(), KIND_TIMES, if version == 1 { times } else { runs }));
+        blocks.push(lz4(GROUPS.into(), KIND_GROUPS, std::mem::take(&mut self.groups)));
         for mut column in std::mem::take(&mut self.columns) {
             column.pad_to(rows);
-            let mut raw = Vec::new();
-            let kind = match column.data {
+            let block = match column.data {
                 ColumnData::Dict { values, codes, .. } => {
-                    raw.extend_from_slice(&(values.len() as u32).to_le_bytes());
+                    let mut head = Vec::new();
+                    head.extend_from_slice(&(values.len() as u32).to_le_bytes());
                     for value in &values {
-                        put_str(&mut raw, value);
+                        put_str(&mut head, value);
                     }
-                    if values.len() < 256 {
-                        raw.push(1);
-                        raw.extend(codes.iter().map(|code| *code as u8));
+                    if version >= 3 {
+                        let mut counts = vec![0u32; values.len() + 1];
+                        for code in &codes {
+                            counts[usize::from(*code)] += 1;
+                        }
+                        head.extend(counts.iter().flat_map(|count| count.to_le_bytes()));
+                    }
+                    let codes: Vec<u8> = if values.len() < 256 {
+                        head.push(1);
+                        codes.iter().map(|code| *code as u8).collect()
                     } else {
-                        raw.push(2);
-                        raw.extend(codes.iter().flat_map(|code| code.to_le_bytes()));
+                        head.push(2);
+                        codes.iter().flat_map(|code| code.to_le_bytes()).collect()
+                    };
+                    if version >= 3 {
+                        let stored_head = Compression::Lz4.compress(&head);
+                        let mut stored = Vec::with_capacity(8 + stored_head.len() + codes.len() / 2);
+                        stored.extend_from_slice(&(stored_head.len() as u32).to_le_bytes());
+                        stored.extend_from_slice(&(head.len() as u32).to_le_bytes());
+                        stored.extend_from_slice(&stored_head);
+                        stored.extend_from_slice(&Compression::Lz4.compress(&codes));
+                        (column.name, KIND_DICT, (head.len() + codes.len()) as u32, stored)
+                    } else {
+                        head.extend_from_slice(&codes);
+                        lz4(column.name, KIND_DICT, head)
                     }
-                    KIND_DICT
                 }
                 ColumnData::Plain { ends, present, bytes } => {
-                    raw.reserve(ends.len() * 5 + bytes.len());
+                    let mut raw = Vec::with_capacity(ends.len() * 5 + bytes.len());
                     raw.extend(ends.iter().flat_map(|end| end.to_le_bytes()));
                     raw.extend_from_slice(&present);
                     raw.extend_from_slice(&bytes);
-                    KIND_PLAIN
+                    lz4(column.name, KIND_PLAIN, raw)
                 }
             };
-            blocks.push((column.name, kind, raw));
+            blocks.push(block);
         }
         let mut directory = Vec::new();
-        let compressed: Vec<(String, u8, u32, Vec<u8>)> = blocks
-            .into_iter()
-            .map(|(name, kind, raw)| (name, kind, raw.len() as u32, Compression::Lz4.compress(&raw)))
-            .collect();
-        let dir_len: usize = compressed.iter().map(|(name, ..)| 2 + name.len() + 1 + 12).sum();
+        let dir_len: usize = blocks.iter().map(|(name, ..)| 2 + name.len() + 1 + 12).sum();
         let mut offset = (HEADER_LEN + dir_len) as u32;
-        for (name, kind, raw_len, block) in &compressed {
+        for (name, kind, raw_len, block) in &blocks {
             directory.extend_from_slice(&(name.len() as u16).to_le_bytes());
             directory.extend_from_slice(name.as_bytes());
             directory.push(*kind);
@@ -313,11 +341,11 @@ impl ColumnsBuilder {
         out.extend_from_slice(&[version, 0, 0, 0]);
         out.extend_from_slice(&rows.to_le_bytes());
         out.extend_from_slice(&self.group_count.to_le_bytes());
-        out.extend_from_slice(&((compressed.len() - 2) as u32).to_le_bytes());
+        out.extend_from_slice(&((blocks.len() - 2) as u32).to_le_bytes());
         out.extend_from_slice(&(if self.truncated { FLAG_TRUNCATED } else { 0 }).to_le_bytes());
         out.extend_from_slice(&(directory.len() as u32).to_le_bytes());
         out.extend_from_slice(&directory);
-        for (.., block) in compressed {
+        for (.., block) in blocks {
             out.extend_from_slice(&block);
         }
         out
@@ -446,6 +474,13 @@ pub enum Column {
         present: Vec<u8>,
         text: String,
     },
+    /// A dictionary column decoded without its codes (asked for when every row of the segment is
+    /// selected): `counts[0]` rows have no value, `counts[i]` rows have `values[i - 1]`. It has
+    /// no rows to look up: [`Column::get`] answers `None`.
+    Counts {
+        values: Vec<String>,
+        counts: Vec<u32>,
+    },
     /// No log of the segment has the key.
     Absent,
 }
@@ -465,19 +500,91 @@ impl Column {
                 let start = if row == 0 { 0 } else { ends[row - 1] as usize };
                 text.get(start..ends[row] as usize)
             }
-            Column::Absent => None,
+            Column::Counts { .. } | Column::Absent => None,
         }
     }
 }
 
 fn decompress(block: &[u8], entry: &Entry) -> Result<Vec<u8>> {
+    decompress_len(block, entry.raw_len as usize, &entry.name)
+}
+
+fn decompress_len(block: &[u8], raw_len: usize, name: &str) -> Result<Vec<u8>> {
     // lz4 expands at most ~255 times: a larger claim is damage, not a reason to allocate.
-    if entry.raw_len as usize > block.len().saturating_mul(256).saturating_add(64) {
-        return Err(bad(format!("{}: implausible length", entry.name)));
+    if raw_len > block.len().saturating_mul(256).saturating_add(64) {
+        return Err(bad(format!("{name}: implausible length")));
     }
-    Compression::Lz4
-        .decompress(block, entry.raw_len as usize, entry.raw_len as usize)
-        .map_err(|error| bad(format!("{}: {error}", entry.name)))
+    Compression::Lz4.decompress(block, raw_len, raw_len).map_err(|error| bad(format!("{name}: {error}")))
+}
+
+/// A version-3 dictionary block: its head decompressed, and the stored codes with their raw length.
+fn split_dictionary<'b>(block: &'b [u8], entry: &Entry) -> Result<(Vec<u8>, &'b [u8], usize)> {
+    let mut reader = Reader { bytes: block, at: 0 };
+    let head_len = reader.u32()? as usize;
+    let head_raw_len = reader.u32()? as usize;
+    let head = reader.take(head_len)?;
+    let codes_raw_len = (entry.raw_len as usize)
+        .checked_sub(head_raw_len)
+        .ok_or_else(|| bad(format!("{}: bad dictionary lengths", entry.name)))?;
+    Ok((decompress_len(head, head_raw_len, &entry.name)?, &block[reader.at..], codes_raw_len))
+}
+
+/// A dictionary's values, and (version 3) its counts, and the code width.
+fn dictionary_head(reader: &mut Reader<'_>, entry: &Entry, rows: usize, counted: bool) -> Result<DictHead> {
+    let count = reader.u32()? as usize;
+    if count > DICT_LIMIT {
+        return Err(bad(format!("{}: dictionary too large", entry.name)));
+    }
+    let values = (0..count).map(|_| reader.str().map(str::to_owned)).collect::<Result<Vec<_>>>()?;
+    let counts = if counted {
+        let counts: Vec<u32> = reader
+            .take((count + 1) * 4)?
+            .chunks_exact(4)
+            .map(|word| u32::from_le_bytes(word.try_into().expect("4 bytes")))
+            .collect();
+        if counts.iter().map(|count| u64::from(*count)).sum::<u64>() != rows as u64 {
+            return Err(bad(format!("{}: counts and rows disagree", entry.name)));
+        }
+        counts
+    } else {
+        Vec::new()
+    };
+    let width = reader.u8()?;
+    if !(1..=2).contains(&width) {
+        return Err(bad(format!("{}: bad code width", entry.name)));
+    }
+    Ok(DictHead { values, counts, width })
+}
+
+struct DictHead {
+    values: Vec<String>,
+    counts: Vec<u32>,
+    width: u8,
+}
+
+fn dictionary_codes(raw: &[u8], width: u8, rows: usize, values: usize, name: &str) -> Result<Vec<u16>> {
+    if raw.len() != rows * usize::from(width) {
+        return Err(bad(format!("{name}: wrong number of codes")));
+    }
+    let codes: Vec<u16> = match width {
+        1 => raw.iter().map(|code| u16::from(*code)).collect(),
+        _ => raw.chunks_exact(2).map(|code| u16::from_le_bytes(code.try_into().expect("2 bytes"))).collect(),
+    };
+    if codes.iter().any(|code| usize::from(*code) > values) {
+        return Err(bad(format!("{name}: code out of range")));
+    }
+    Ok(codes)
+}
+
+/// A content-key column as [`Column::Counts`] when its block carries counts (a version-3
+/// dictionary), without decompressing its codes; `None` for any other block.
+pub fn decode_counts(block: &[u8], entry: &Entry, rows: u32, version: u8) -> Result<Option<Column>> {
+    if entry.kind != KIND_DICT || version < 3 {
+        return Ok(None);
+    }
+    let (head, ..) = split_dictionary(block, entry)?;
+    let head = dictionary_head(&mut Reader { bytes: &head, at: 0 }, entry, rows as usize, true)?;
+    Ok(Some(Column::Counts { values: head.values, counts: head.counts }))
 }
 
 /// Decodes the times block (runs of equal times from version 2, one per row before).
@@ -536,31 +643,23 @@ pub fn decode_groups(block: &[u8], entry: &Entry, groups: u32, rows: u32) -> Res
 }
 
 /// Decodes a content-key column block.
-pub fn decode_column(block: &[u8], entry: &Entry, rows: u32) -> Result<Column> {
-    let raw = decompress(block, entry)?;
+pub fn decode_column(block: &[u8], entry: &Entry, rows: u32, version: u8) -> Result<Column> {
     let rows = rows as usize;
+    if entry.kind == KIND_DICT && version >= 3 {
+        let (head, codes, codes_raw_len) = split_dictionary(block, entry)?;
+        let head = dictionary_head(&mut Reader { bytes: &head, at: 0 }, entry, rows, true)?;
+        let codes = decompress_len(codes, codes_raw_len, &entry.name)?;
+        let codes = dictionary_codes(&codes, head.width, rows, head.values.len(), &entry.name)?;
+        return Ok(Column::Dict { values: head.values, codes });
+    }
+    let raw = decompress(block, entry)?;
     let mut reader = Reader { bytes: &raw, at: 0 };
     match entry.kind {
         KIND_DICT => {
-            let count = reader.u32()? as usize;
-            if count > DICT_LIMIT {
-                return Err(bad(format!("{}: dictionary too large", entry.name)));
-            }
-            let values = (0..count).map(|_| reader.str().map(str::to_owned)).collect::<Result<Vec<_>>>()?;
-            let width = reader.u8()?;
-            let codes: Vec<u16> = match width {
-                1 => reader.take(rows)?.iter().map(|code| u16::from(*code)).collect(),
-                2 => reader
-                    .take(rows * 2)?
-                    .chunks_exact(2)
-                    .map(|code| u16::from_le_bytes(code.try_into().expect("2 bytes")))
-                    .collect(),
-                _ => return Err(bad(format!("{}: bad code width", entry.name))),
-            };
-            if codes.iter().any(|code| usize::from(*code) > count) {
-                return Err(bad(format!("{}: code out of range", entry.name)));
-            }
-            Ok(Column::Dict { values, codes })
+            let head = dictionary_head(&mut reader, entry, rows, false)?;
+            let codes = reader.take(rows * usize::from(head.width))?;
+            let codes = dictionary_codes(codes, head.width, rows, head.values.len(), &entry.name)?;
+            Ok(Column::Dict { values: head.values, codes })
         }
         KIND_PLAIN => {
             let ends: Vec<u32> = reader
@@ -599,15 +698,17 @@ impl Columns {
     /// `Ok(None)`: a name is not in a truncated section (read the groups instead).
     pub fn decode(section: &[u8], names: &[&str]) -> Result<Option<Self>> {
         let directory = Directory::parse(section)?;
-        Self::decode_with(&directory, names, |entry| {
+        Self::decode_with(&directory, names, &[], |entry| {
             section.get(entry.offset as usize..(entry.offset as usize).saturating_add(entry.len as usize))
         })
     }
 
-    /// Decodes from blocks that `block` returns for each entry.
+    /// Decodes from blocks that `block` returns for each entry. Names also in `counted` are
+    /// decoded as [`Column::Counts`] where their block allows (a version-3 dictionary).
     pub fn decode_with<'b>(
         directory: &Directory,
         names: &[&str],
+        counted: &[&str],
         block: impl Fn(&Entry) -> Option<&'b [u8]>,
     ) -> Result<Option<Self>> {
         let get = |entry: &Entry| block(entry).ok_or_else(|| bad(format!("{}: block out of range", entry.name)));
@@ -628,7 +729,13 @@ impl Columns {
                 continue;
             }
             let column = match directory.entry(name).filter(|entry| entry.kind >= KIND_DICT) {
-                Some(entry) => decode_column(get(entry)?, entry, directory.rows)?,
+                Some(entry) if counted.contains(name) => {
+                    match decode_counts(get(entry)?, entry, directory.rows, directory.version)? {
+                        Some(counts) => counts,
+                        None => decode_column(get(entry)?, entry, directory.rows, directory.version)?,
+                    }
+                }
+                Some(entry) => decode_column(get(entry)?, entry, directory.rows, directory.version)?,
                 None if directory.truncated => return Ok(None),
                 None => Column::Absent,
             };
@@ -796,6 +903,65 @@ mod tests {
             let entry = Entry { raw_len: raw.len() as u32, ..entry.clone() };
             assert!(decode_times(&Compression::Lz4.compress(&raw), &entry, 6, VERSION).is_err(), "{runs:?}");
         }
+    }
+
+    #[test]
+    fn dictionaries_carry_value_counts_and_older_versions_still_decode() {
+        // Two dictionary widths (one and two bytes per code) and a missing key.
+        let wide: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+        let logs: Vec<(u32, Vec<(&str, &str)>)> = (0..900u32)
+            .map(|i| {
+                let mut contents = vec![("wide", wide[(i % 300) as usize].as_str())];
+                if i % 3 != 0 {
+                    contents.push(("status", ["200", "500"][(i % 2) as usize]));
+                }
+                (i / 100, contents)
+            })
+            .collect();
+        let borrowed: Vec<(u32, &[(&str, &str)])> = logs.iter().map(|(t, c)| (*t, c.as_slice())).collect();
+        let build = |version| {
+            let mut builder = ColumnsBuilder::default();
+            builder.add_group(&group("a", &borrowed));
+            builder.finish_version(version)
+        };
+        let names = ["status", "wide"];
+        let current = Columns::decode(&build(VERSION), &names).unwrap().unwrap();
+        for version in [1, 2] {
+            assert_eq!(Columns::decode(&build(version), &names).unwrap().unwrap(), current, "version {version}");
+        }
+        let expected = |name: &str| {
+            let Column::Dict { values, codes } = &current.columns[name] else { panic!("{name} is a dictionary") };
+            let mut counts = vec![0u32; values.len() + 1];
+            codes.iter().for_each(|code| counts[usize::from(*code)] += 1);
+            Column::Counts { values: values.clone(), counts }
+        };
+        let section = build(VERSION);
+        let directory = Directory::parse(&section).unwrap();
+        let block = |entry: &Entry| section.get(entry.offset as usize..(entry.offset + entry.len) as usize);
+        let counted = Columns::decode_with(&directory, &names, &["status", "wide"], block).unwrap().unwrap();
+        for name in names {
+            assert_eq!(counted.columns[name], expected(name), "{name}");
+        }
+        assert_eq!(counted.times, current.times);
+        // Older sections have no counts: their dictionaries decode whole.
+        let old = build(2);
+        let directory = Directory::parse(&old).unwrap();
+        let block = |entry: &Entry| old.get(entry.offset as usize..(entry.offset + entry.len) as usize);
+        assert_eq!(Columns::decode_with(&directory, &names, &["status"], block).unwrap().unwrap(), current);
+        // Counts that do not add up to the rows are damage.
+        let entry = Directory::parse(&section).unwrap().entry("status").unwrap().clone();
+        let stored = &section[entry.offset as usize..(entry.offset + entry.len) as usize];
+        let (mut head, codes, _) = split_dictionary(stored, &entry).unwrap();
+        let at = head.len() - 1 - 4;
+        head[at] ^= 1;
+        let packed = Compression::Lz4.compress(&head);
+        let mut damaged = Vec::new();
+        damaged.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        damaged.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        damaged.extend_from_slice(&packed);
+        damaged.extend_from_slice(codes);
+        assert!(decode_counts(&damaged, &entry, 900, VERSION).is_err());
+        assert!(decode_counts(&damaged[..6], &entry, 900, VERSION).is_err());
     }
 
     #[test]

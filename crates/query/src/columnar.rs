@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
 use logport_core::columns::{Column, Columns};
@@ -112,7 +113,8 @@ fn compile<'c>(expr: &'c Expr, columns: &'c Columns) -> Compiled<'c> {
                         }
                     }
                     Column::Plain { .. } => parts.push(Compiled::Rows(term_rows(pattern, column, columns.rows))),
-                    Column::Absent => {}
+                    // Never decoded for a search that reads rows (see `scan_columns`).
+                    Column::Counts { .. } | Column::Absent => {}
                 }
             }
             Compiled::Or(parts)
@@ -138,6 +140,7 @@ fn compile<'c>(expr: &'c Expr, columns: &'c Columns) -> Compiled<'c> {
                     Compiled::Dict { codes, table }
                 }
                 Some(column @ Column::Plain { .. }) => Compiled::Plain { column, leaf: expr },
+                Some(Column::Counts { .. }) => unreachable!("a column the search reads is decoded with its codes"),
                 Some(Column::Absent) | None => Compiled::Const(false),
             }
         }
@@ -248,13 +251,30 @@ fn evaluate(columns: &Columns, selection: &Selection) -> (Vec<u32>, u64) {
     (hits, processed)
 }
 
+/// Whether the selection takes every log of a segment without evaluating a row: `*` (or no
+/// search), no topic, and the segment's times inside the range.
+fn every_row(selection: &Selection, segment: &SegmentRef) -> bool {
+    let trivial = match &selection.expr {
+        Expr::All => true,
+        Expr::Term(pattern) => pattern.is_any(),
+        _ => false,
+    };
+    trivial
+        && selection.topic.is_none()
+        && selection.from <= i64::from(segment.record.min_time)
+        && i64::from(segment.record.max_time) < selection.to
+}
+
 /// Scans `segments` for `selection`, decoding the content columns `names` (plus those the
 /// search reads), mapping each segment's hits with `finish` on the worker that evaluated it.
+/// Names in `counted` may arrive as [`Column::Counts`] (value counts, no codes) in segments whose
+/// every row is selected: for a `finish` that only counts rows per value of that one column.
 pub async fn scan_columns<T, F>(
     engine: &Arc<Engine>,
     segments: Vec<SegmentRef>,
     selection: Arc<Selection>,
     names: &[String],
+    counted: &[String],
     finish: F,
 ) -> Result<Vec<T>>
 where
@@ -266,29 +286,24 @@ where
     let mut seen = HashSet::new();
     wanted.retain(|name| seen.insert(name.clone()));
     let wanted = Arc::new(wanted);
+    // Content columns only (a search that selects every row reads none).
+    let counted: Arc<Vec<String>> = Arc::new(counted.iter().filter(|name| wanted.contains(*name)).cloned().collect());
     let every_column = full_text(&selection.expr);
     let finish = Arc::new(finish);
+    if engine.reads_locally()
+        && let Ok(handle) = tokio::runtime::Handle::try_current()
+    {
+        let scan = Arc::new(LocalScan { engine: engine.clone(), selection, wanted, counted, every_column, handle });
+        return scan.run(segments, finish).await;
+    }
     let mut kept = Vec::new();
     // Waves: fetch a wave's blocks concurrently, then decode and evaluate them on one blocking
     // task per core (few thread hand-offs, memory bounded by a wave).
     for wave in segments.chunks(WAVE) {
-        let fetches = wave.iter().cloned().map(|segment| {
-            let (engine, selection, wanted) = (engine.clone(), selection.clone(), wanted.clone());
-            async move {
-                if !engine.may_contain_all(&segment, &selection.required()).await? {
-                    return Ok::<_, QueryError>(None);
-                }
-                let mut names: Vec<String> = wanted.to_vec();
-                if every_column {
-                    names.extend(
-                        segment.record.keys.iter().filter(|key| !is_group_field(key) && !wanted.contains(key)).cloned(),
-                    );
-                }
-                let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
-                let bytes = engine.column_bytes(&segment, &borrowed).await?;
-                Ok(Some((segment, names, bytes)))
-            }
-        });
+        let fetches = wave
+            .iter()
+            .cloned()
+            .map(|segment| fetch(engine.clone(), segment, selection.clone(), wanted.clone(), every_column));
         let fetched: Vec<Result<Option<Fetched>>> =
             futures::stream::iter(fetches).buffered(crate::scan::parallelism() * 2).collect().await;
         let mut ready = Vec::with_capacity(fetched.len());
@@ -306,11 +321,13 @@ where
         }
         let mut handles = Vec::with_capacity(chunks.len());
         for chunk in chunks {
-            let (selection, finish) = (selection.clone(), finish.clone());
+            let (selection, finish, counted) = (selection.clone(), finish.clone(), counted.clone());
             let work = move || -> Result<Vec<T>> {
                 chunk
                     .into_iter()
-                    .map(|(segment, names, bytes)| decode_and_finish(segment, &names, &bytes, &selection, &*finish))
+                    .map(|(segment, names, bytes)| {
+                        decode_and_finish(segment, &names, &counted, &bytes, &selection, &*finish)
+                    })
                     .collect()
             };
             handles.push(match tokio::runtime::Handle::try_current() {
@@ -329,6 +346,108 @@ where
     Ok(kept)
 }
 
+/// What a segment's scan reads: its term filter first (pruning), then the blocks of the columns.
+async fn fetch(
+    engine: Arc<Engine>,
+    segment: SegmentRef,
+    selection: Arc<Selection>,
+    wanted: Arc<Vec<String>>,
+    every_column: bool,
+) -> Result<Option<Fetched>> {
+    if !engine.may_contain_all(&segment, &selection.required()).await? {
+        return Ok(None);
+    }
+    let mut names: Vec<String> = wanted.to_vec();
+    if every_column {
+        names.extend(segment.record.keys.iter().filter(|key| !is_group_field(key) && !wanted.contains(key)).cloned());
+    }
+    let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+    let bytes = engine.column_bytes(&segment, &borrowed).await?;
+    Ok(Some((segment, names, bytes)))
+}
+
+/// A scan over a store that reads locally: one blocking task per core takes segments one at a
+/// time, reads each (the store's file reads made inline, no thread hand-off per read) and
+/// decodes it. Over the page cache the hand-offs cost more than the reads: the wave scan spent a
+/// third of a `status` group-by's CPU switching threads.
+struct LocalScan {
+    engine: Arc<Engine>,
+    selection: Arc<Selection>,
+    wanted: Arc<Vec<String>>,
+    counted: Arc<Vec<String>>,
+    every_column: bool,
+    handle: tokio::runtime::Handle,
+}
+
+impl LocalScan {
+    async fn run<T, F>(self: Arc<Self>, segments: Vec<SegmentRef>, finish: Arc<F>) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(ColumnHits) -> T + Send + Sync + 'static,
+    {
+        let segments = Arc::new(segments);
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers = crate::scan::cores().min(segments.len()).max(1);
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let (scan, segments, next, finish) = (self.clone(), segments.clone(), next.clone(), finish.clone());
+                self.handle.spawn_blocking(move || {
+                    logport_core::store::with_inline_blocking(|| scan.work(&segments, &next, &*finish))
+                })
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(segments.len());
+        let mut failure = None;
+        for task in tasks {
+            match task.await.map_err(|error| QueryError::Internal(error.to_string())).and_then(|done| done) {
+                Ok(done) => kept.extend(done),
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        // In segment order, as the segments came.
+        kept.sort_unstable_by_key(|(index, _)| *index);
+        Ok(kept.into_iter().map(|(_, output)| output).collect())
+    }
+
+    /// Takes the next segment until none is left (or one failed: the others stop too).
+    fn work<T>(
+        &self,
+        segments: &[SegmentRef],
+        next: &AtomicUsize,
+        finish: &(dyn Fn(ColumnHits) -> T + Send + Sync),
+    ) -> Result<Vec<(usize, T)>> {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(segment) = segments.get(index) else { return Ok(done) };
+            let fetched = self.handle.block_on(fetch(
+                self.engine.clone(),
+                segment.clone(),
+                self.selection.clone(),
+                self.wanted.clone(),
+                self.every_column,
+            ));
+            let outcome = fetched.and_then(|fetched| match fetched {
+                Some((segment, names, bytes)) => {
+                    decode_and_finish(segment, &names, &self.counted, &bytes, &self.selection, finish).map(Some)
+                }
+                None => Ok(None),
+            });
+            match outcome {
+                Ok(Some(output)) => done.push((index, output)),
+                Ok(None) => {}
+                Err(error) => {
+                    next.store(segments.len(), Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
 /// Segments fetched per wave.
 const WAVE: usize = 64;
 
@@ -337,19 +456,26 @@ type Fetched = (SegmentRef, Vec<String>, ColumnBytes);
 fn decode_and_finish<T>(
     segment: SegmentRef,
     names: &[String],
+    counted: &[String],
     bytes: &ColumnBytes,
     selection: &Selection,
     finish: &(dyn Fn(ColumnHits) -> T + Send + Sync),
 ) -> Result<T> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let every_row = every_row(selection, &segment);
     let columns = match bytes {
         ColumnBytes::Object(object) => {
             let groups = logport_core::engine::scan::decode_groups(&segment.record, object)?;
             Columns::from_groups(&groups, &names)
         }
+        section if every_row => {
+            let counted: Vec<&str> = counted.iter().map(String::as_str).collect();
+            section.decode_counted(&segment.record, &names, &counted)?
+        }
         section => section.decode(&segment.record, &names)?,
     };
-    let (hits, processed) = evaluate(&columns, selection);
+    let (hits, processed) =
+        if every_row { ((0..columns.rows).collect(), u64::from(columns.rows)) } else { evaluate(&columns, selection) };
     Ok(finish(ColumnHits { segment, columns, hits, processed }))
 }
 

@@ -148,7 +148,7 @@ pub async fn get_logs_with(
             let reverse = request.reverse;
             let order = move |a: &HitKey, b: &HitKey| if reverse { b.cmp(a) } else { a.cmp(b) };
             // First the hits' times and places (from the columns), then the rows of the page only.
-            let per_segment = scan_columns(engine, segments, selection, &[], move |hits| {
+            let per_segment = scan_columns(engine, segments, selection, &[], &[], move |hits| {
                 let segment = &hits.segment;
                 let columns = &hits.columns;
                 let mut keys: Vec<(HitKey, usize)> = hits
@@ -329,7 +329,7 @@ pub async fn histogram(
         })
         .collect();
     let bucket_count = buckets.len();
-    let per_segment = scan_columns(engine, segments, selection, &[], move |hits| {
+    let per_segment = scan_columns(engine, segments, selection, &[], &[], move |hits| {
         let mut counts = vec![0u64; bucket_count];
         for row in &hits.hits {
             let slot = ((i64::from(hits.columns.times[*row as usize]) - first) / interval) as usize;

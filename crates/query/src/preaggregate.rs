@@ -247,6 +247,8 @@ enum Part<'c> {
     Time { base: i64, span: u64 },
     /// A dictionary column's codes (0 = no value).
     Dict { values: &'c [String], codes: &'c [u16] },
+    /// A dictionary column's value counts (every row of the segment selected).
+    Counts { values: &'c [String], counts: &'c [u32] },
     /// A per-group field: the code of each group's value.
     Group { of_group: Vec<u64>, values: Vec<Option<&'c str>>, group_of: &'c [u32] },
     /// No log of the segment has the key.
@@ -257,7 +259,7 @@ impl Part<'_> {
     fn cardinality(&self) -> u64 {
         match self {
             Part::Time { span, .. } => *span,
-            Part::Dict { values, .. } => values.len() as u64 + 1,
+            Part::Dict { values, .. } | Part::Counts { values, .. } => values.len() as u64 + 1,
             Part::Group { values, .. } => values.len() as u64,
             Part::Absent => 1,
         }
@@ -281,6 +283,7 @@ impl Part<'_> {
                     *key += of_group[group_of[*row as usize] as usize] * stride;
                 }
             }
+            Part::Counts { .. } => unreachable!("counts are asked for a single column only"),
             Part::Absent => {}
         }
     }
@@ -309,6 +312,12 @@ impl Part<'_> {
                     counts[of_group[group_of[*row as usize] as usize] as usize] += 1;
                 }
             }
+            Part::Counts { counts: known, .. } => {
+                debug_assert_eq!(known.iter().map(|count| *count as usize).sum::<usize>(), rows.len());
+                for (count, known) in counts.iter_mut().zip(known.iter()) {
+                    *count += known;
+                }
+            }
             Part::Absent => counts[0] += rows.len() as u32,
         }
     }
@@ -317,7 +326,7 @@ impl Part<'_> {
     fn array(&self, codes: impl Iterator<Item = u64>, len: usize) -> ArrayRef {
         match self {
             Part::Time { base, .. } => Arc::new(codes.map(|code| base + code as i64).collect::<Int64Array>()),
-            Part::Dict { values, .. } => {
+            Part::Dict { values, .. } | Part::Counts { values, .. } => {
                 let indices: UInt16Array = codes.map(|code| code.checked_sub(1).map(|code| code as u16)).collect();
                 let values = StringViewArray::from_iter_values(values.iter());
                 take(&values, &indices, None).expect("codes are checked on decode")
@@ -356,6 +365,7 @@ fn part<'c>(name: &str, hits: &'c ColumnHits) -> Option<Part<'c>> {
     }
     match columns.columns.get(name) {
         Some(Column::Dict { values, codes }) => Some(Part::Dict { values, codes }),
+        Some(Column::Counts { values, counts }) => Some(Part::Counts { values, counts }),
         Some(Column::Plain { .. }) => None,
         Some(Column::Absent) | None => Some(Part::Absent),
     }

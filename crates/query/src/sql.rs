@@ -193,7 +193,10 @@ impl TableProvider for LogTable {
         // A statement reading the table twice (a self-join) counts the logs of its first scan.
         let counters = (!self.counters.scanned.swap(true, Ordering::Relaxed)).then(|| self.counters.clone());
         let weighted = self.weighted;
-        let batches = scan_columns(&self.engine, self.segments.clone(), self.selection.clone(), &names, move |hits| {
+        // One column, weighted: a segment whose every row is selected may answer with its counts.
+        let counted = if weighted && names.len() == 1 { names.clone() } else { Vec::new() };
+        let (segments, selection) = (self.segments.clone(), self.selection.clone());
+        let batches = scan_columns(&self.engine, segments, selection, &names, &counted, move |hits| {
             if let Some(counters) = &counters {
                 counters.processed.fetch_add(hits.processed, Ordering::Relaxed);
                 counters.hits.fetch_add(hits.hits.len() as u64, Ordering::Relaxed);

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use logport_core::engine::{Batch, Engine, LogstoreSettings, ProjectSettings, ShardTarget};
 use logport_core::model::{Content, Log, LogGroup, LogTag};
 use logport_core::store::memory::{MemoryMetaStore, MemoryObjectStore};
+use logport_core::store::{ObjectMeta, ObjectStore, PutMode, Result as StoreResult};
 use logport_query::preaggregate::WEIGHT;
 use logport_query::{GetLogsRequest, QueryOptions, explain, get_logs_with};
 use prost::Message;
@@ -16,8 +18,36 @@ const START: u32 = 1_700_000_000;
 const BATCHES: u32 = 8;
 const PER_BATCH: u32 = 5000;
 
+/// The memory store as a remote store would look: the same reads, but not `reads_locally`, so
+/// the scan takes its other path (concurrent fetches in waves, then decoding).
+#[derive(Debug, Default)]
+struct Remote(MemoryObjectStore);
+
+#[async_trait::async_trait]
+impl ObjectStore for Remote {
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> StoreResult<()> {
+        self.0.put(key, data, mode).await
+    }
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
+        self.0.get(key).await
+    }
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> StoreResult<Bytes> {
+        self.0.get_range(key, range).await
+    }
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectMeta>> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.0.delete(key).await
+    }
+}
+
 async fn engine() -> Arc<Engine> {
-    let engine = Arc::new(Engine::new(Arc::new(MemoryObjectStore::default()), Arc::new(MemoryMetaStore::default())));
+    engine_over(Arc::new(MemoryObjectStore::default())).await
+}
+
+async fn engine_over(objects: Arc<dyn ObjectStore>) -> Arc<Engine> {
+    let engine = Arc::new(Engine::new(objects, Arc::new(MemoryMetaStore::default())));
     engine.create_project("proj", ProjectSettings::default()).await.unwrap();
     let settings = LogstoreSettings { shard_count: 3, ..Default::default() };
     engine.create_logstore("proj", "store", settings).await.unwrap();
@@ -118,10 +148,14 @@ fn sorted(mut rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Vec<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weighted_scans_answer_exactly_as_plain_scans() {
-    let engine = engine().await;
+    // Both scans: a store that reads locally (memory) and one that does not.
+    let (local, remote) = (engine().await, engine_over(Arc::new(Remote::default())).await);
+    assert!(local.reads_locally() && !remote.reads_locally());
     let with = QueryOptions { pre_aggregate: true };
     let without = QueryOptions { pre_aggregate: false };
-    for (from, to) in [(START as i64, (START + 1000) as i64), (START as i64 + 70, START as i64 + 250)] {
+    let ranges = [(START as i64, (START + 1000) as i64), (START as i64 + 70, START as i64 + 250)];
+    let mut answers = std::collections::HashMap::new();
+    for ((from, to), engine) in ranges.into_iter().flat_map(|range| [(range, &local), (range, &remote)]) {
         for (query, weighted) in STATEMENTS {
             let request = GetLogsRequest {
                 from,
@@ -132,22 +166,25 @@ async fn weighted_scans_answer_exactly_as_plain_scans() {
                 reverse: false,
                 topic: None,
             };
-            let plain = get_logs_with(&engine, "proj", "store", &request, without).await.unwrap();
-            let fast = get_logs_with(&engine, "proj", "store", &request, with)
+            let plain = get_logs_with(engine, "proj", "store", &request, without).await.unwrap();
+            let fast = get_logs_with(engine, "proj", "store", &request, with)
                 .await
-                .unwrap_or_else(|error| panic!("{query}: {error}\n{}", explain_or(&engine, &request)));
+                .unwrap_or_else(|error| panic!("{query}: {error}\n{}", explain_or(engine, &request)));
             assert_eq!(fast.meta.keys, plain.meta.keys, "{query}");
             assert_eq!(fast.meta.total_hits, plain.meta.total_hits, "{query}");
             assert_eq!(fast.meta.processed_rows, plain.meta.processed_rows, "{query}");
             assert_eq!(plain.data.is_empty(), query.contains("'nope' group by"), "{query}: {} rows", plain.data.len());
             if query.contains("order by") {
                 assert_eq!(fast.data, plain.data, "{query}");
-            } else {
-                assert_eq!(sorted(fast.data), sorted(plain.data), "{query}");
             }
-            let plan = explain(&engine, "proj", "store", &request, with).await.unwrap();
+            let rows = sorted(fast.data);
+            assert_eq!(rows, sorted(plain.data), "{query}");
+            // The same answer from both scans.
+            let first = answers.entry((from, *query)).or_insert_with(|| rows.clone());
+            assert_eq!(*first, rows, "{query}: local and remote scans disagree");
+            let plan = explain(engine, "proj", "store", &request, with).await.unwrap();
             assert_eq!(plan.contains(WEIGHT), *weighted, "{query}:\n{plan}");
-            let plan = explain(&engine, "proj", "store", &request, without).await.unwrap();
+            let plan = explain(engine, "proj", "store", &request, without).await.unwrap();
             assert!(!plan.contains(WEIGHT), "{query}:\n{plan}");
         }
     }

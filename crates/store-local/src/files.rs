@@ -106,6 +106,10 @@ impl ObjectStore for FileObjectStore {
         blocking::run(move || list(&root, &prefix)).await
     }
 
+    fn reads_locally(&self) -> bool {
+        true
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;
         let (root, key) = (self.root.clone(), key.to_owned());

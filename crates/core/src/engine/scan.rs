@@ -78,6 +78,11 @@ impl Engine {
             .collect()
     }
 
+    /// Whether the object store reads locally (see [`crate::store::ObjectStore::reads_locally`]).
+    pub fn reads_locally(&self) -> bool {
+        self.objects.reads_locally()
+    }
+
     /// False when the segment's term filter proves it holds none of the logs that contain every
     /// token hash in `required`; true otherwise (also when it has no filter).
     pub async fn may_contain_all(&self, segment: &SegmentRef, required: &[u64]) -> Result<bool> {
@@ -172,12 +177,19 @@ pub enum ColumnBytes {
 impl ColumnBytes {
     /// Decodes columns `names` (plus times and groups). CPU work: run it off the async runtime.
     pub fn decode(&self, record: &SegmentRecord, names: &[&str]) -> Result<Columns> {
+        self.decode_counted(record, names, &[])
+    }
+
+    /// As [`ColumnBytes::decode`], with the names in `counted` decoded as value counts where the
+    /// section has them ([`crate::columns::Column::Counts`]; only for a caller that selects every
+    /// row of the segment).
+    pub fn decode_counted(&self, record: &SegmentRecord, names: &[&str], counted: &[&str]) -> Result<Columns> {
         let corrupt = |error: crate::columns::ColumnsError| {
             EngineError::Corrupt(format!("segment {}: {error}", record.object_key))
         };
         match self {
             ColumnBytes::Section { directory, blocks } => {
-                let decoded = Columns::decode_with(directory, names, |entry| {
+                let decoded = Columns::decode_with(directory, names, counted, |entry| {
                     blocks.iter().find(|(offset, _)| *offset == entry.offset).map(|(_, block)| &block[..])
                 })
                 .map_err(corrupt)?;

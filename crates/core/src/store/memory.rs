@@ -56,6 +56,10 @@ impl ObjectStore for MemoryObjectStore {
         self.objects.lock().unwrap().remove(key);
         Ok(())
     }
+
+    fn reads_locally(&self) -> bool {
+        true
+    }
 }
 
 /// Applies the [`ObjectStore::get_range`] contract to a whole object.

@@ -47,3 +47,29 @@ pub enum StoreError {
 
 /// Result of storage calls.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+thread_local! {
+    static INLINE_BLOCKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with blocking storage calls made inline on this thread: a backend whose calls
+/// block (file reads, SQLite) runs them on the caller's thread instead of handing each one to
+/// tokio's blocking pool and back. Only for code already on a thread that may block (a
+/// `spawn_blocking` task driving storage futures with `Handle::block_on`), where the two thread
+/// hand-offs per call would cost more than the call (a query reading hundreds of segments from
+/// the page cache).
+pub fn with_inline_blocking<R>(work: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            INLINE_BLOCKING.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(INLINE_BLOCKING.with(|flag| flag.replace(true)));
+    work()
+}
+
+/// Whether this thread is inside [`with_inline_blocking`] (for backends: run blocking work here).
+pub fn inline_blocking() -> bool {
+    INLINE_BLOCKING.with(std::cell::Cell::get)
+}

@@ -49,6 +49,12 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Whether reads are local and short (files in the page cache, memory) rather than network
+    /// round trips: a reader of many objects then reads them from a few blocking threads, one
+    /// after another (see [`super::with_inline_blocking`]), instead of many at once.
+    fn reads_locally(&self) -> bool {
+        false
+    }
 }
 
 /// Checks an object key against the [`ObjectStore`] contract.
