@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use logport_core::cursor;
 use logport_core::engine::records::LogstoreRecord;
+use logport_core::engine::scan::{ColumnBytes, SegmentRef};
 use logport_core::engine::{Clock, CursorFrom, Engine, EngineError, SystemClock};
 use logport_core::store::{Condition, Item, MetaStore, PutMode, Query, StoreError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,53 @@ pub struct Shipper {
     parallelism: usize,
     /// Wakes the in-process loop early (a manual retry).
     wake: tokio::sync::Notify,
+}
+
+/// Segments read at once by a task.
+const READS_AT_ONCE: usize = 8;
+
+/// One segment's column blocks for a task.
+pub(crate) struct Fetched {
+    segment: SegmentRef,
+    /// The content keys read; `None`: every key of the (whole) object's groups.
+    keys: Option<Vec<String>>,
+    bytes: ColumnBytes,
+}
+
+impl Fetched {
+    /// Decodes the columns and picks the rows of the log groups at positions `[start, end)`.
+    pub(crate) fn slice(self, start: u64, end: u64) -> Result<format::Slice, EngineError> {
+        let record = &self.segment.record;
+        let keys = match self.keys {
+            Some(keys) => keys,
+            None => {
+                let ColumnBytes::Object(object) = &self.bytes else { unreachable!("read whole") };
+                let mut keys: Vec<String> = Vec::new();
+                for group in logport_core::engine::scan::decode_groups(record, object)? {
+                    for content in group.logs.iter().flat_map(|log| &log.contents) {
+                        if !keys.contains(&content.key) {
+                            keys.push(content.key.clone());
+                        }
+                    }
+                }
+                keys
+            }
+        };
+        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let section = self.bytes.decode(record, &names)?;
+        let groups = &section.groups;
+        if groups.len() != record.group_sizes.len() {
+            return Err(EngineError::Corrupt(format!("segment {}: columns and groups disagree", record.object_key)));
+        }
+        let first = start.saturating_sub(record.position).min(groups.len() as u64) as usize;
+        let last = end.saturating_sub(record.position).min(groups.len() as u64) as usize;
+        let rows = if first < last {
+            groups[first].first_row..groups[last - 1].first_row + groups[last - 1].rows
+        } else {
+            0..0
+        };
+        Ok(format::Slice { section, keys, rows })
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
@@ -638,21 +686,29 @@ impl Shipper {
         let key =
             partition::object_key(&config.prefix, &config.path_format, task.create_time, &task.id, config.suffix())
                 .ok_or_else(|| (codes::INTERNAL, format!("pathFormat '{}' cannot be formatted", config.path_format)))?;
-        let lists =
-            match self.read_range(project, &record.name, task.shard, task.start_position, task.end_position).await {
-                Ok(lists) => lists,
-                Err(EngineError::LogStoreNotExist(_) | EngineError::ProjectNotExist(_)) => {
-                    return Err((
-                        codes::CONFIG_NOT_EXIST,
-                        format!("the logstore of shipper '{}' no longer exists", name_of(&rule)),
-                    ));
-                }
-                Err(error) => return Err(internal(&error)),
-            };
-        let encoded = tokio::task::spawn_blocking(move || format::encode(&config, &lists).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| internal(&e))?
-            .map_err(|e| (codes::INTERNAL, e))?;
+        let (start, end) = (task.start_position, task.end_position);
+        let keys = format::content_keys(&config);
+        let fetched = match self.read_columns(project, &record.name, task.shard, start, end, keys.as_deref()).await {
+            Ok(fetched) => fetched,
+            Err(EngineError::LogStoreNotExist(_) | EngineError::ProjectNotExist(_)) => {
+                return Err((
+                    codes::CONFIG_NOT_EXIST,
+                    format!("the logstore of shipper '{}' no longer exists", name_of(&rule)),
+                ));
+            }
+            Err(error) => return Err(internal(&error)),
+        };
+        let encoded = tokio::task::spawn_blocking(move || {
+            let slices = fetched
+                .into_iter()
+                .map(|fetched| fetched.slice(start, end))
+                .collect::<Result<Vec<_>, EngineError>>()
+                .map_err(|e| e.to_string())?;
+            format::encode(&config, &slices).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| (codes::INTERNAL, e))?;
         let store =
             self.buckets.open(&rule.config.bucket, &rule.config.role_arn).await.map_err(|error| match error {
                 BucketError::NoSuchBucket(message) => (codes::INVALID_BUCKET, message),
@@ -683,28 +739,35 @@ impl Shipper {
         Ok(None)
     }
 
-    /// The serialized `LogGroupList`s of positions `[start, end)` of a shard.
-    async fn read_range(
+    /// The column blocks of the segments holding positions `[start, end)` of a shard: the
+    /// content keys `keys`, or every key of each segment (`None`).
+    pub(crate) async fn read_columns(
         &self,
         project: &str,
         logstore: &str,
         shard: u32,
         start: u64,
         end: u64,
-    ) -> Result<Vec<Vec<u8>>, EngineError> {
-        let end_cursor = cursor::encode(end);
-        let mut position = cursor::encode(start);
-        let mut lists = Vec::new();
-        let count = self.engine.limits().max_pull_count;
-        while position != end_cursor {
-            let outcome = self.engine.pull_logs(project, logstore, shard, &position, count, Some(&end_cursor)).await?;
-            if outcome.count == 0 && outcome.next_cursor == position {
-                break;
-            }
-            lists.push(outcome.list);
-            position = outcome.next_cursor;
-        }
-        Ok(lists)
+        keys: Option<&[String]>,
+    ) -> Result<Vec<Fetched>, EngineError> {
+        let segments = self.engine.segments_in_positions(project, logstore, shard, start, end).await?;
+        let reads = segments.into_iter().map(|segment| async move {
+            let keys: Option<Vec<String>> = match keys {
+                Some(keys) => Some(keys.to_vec()),
+                // Segments written before their record listed its keys: from the groups.
+                None if segment.record.keys.is_empty() => None,
+                None => Some(segment.record.keys.iter().filter(|key| !format::is_log_field(key)).cloned().collect()),
+            };
+            let bytes = match &keys {
+                Some(keys) => {
+                    let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    self.engine.column_bytes(&segment, &names).await?
+                }
+                None => ColumnBytes::Object(self.engine.read_object(&segment).await?),
+            };
+            Ok::<_, EngineError>(Fetched { segment, keys, bytes })
+        });
+        futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await
     }
 
     /// Runs [`Shipper::run_due`] every `every` (and soon after a manual retry) until the task

@@ -292,3 +292,35 @@ impl Fixture {
         self.clock.now() + seconds
     }
 }
+
+#[tokio::test]
+async fn a_task_reads_exactly_the_groups_of_its_positions() {
+    let f = fixture(1).await;
+    // One segment of three groups (positions 0-2), then one of one group (position 3).
+    let groups = [group("a", 2), group("b", 3), group("c", 4)];
+    let batch = Batch::from_groups(&groups).unwrap();
+    f.engine.put_logs("proj", "web", ShardTarget::Shard(0), batch, None).await.unwrap();
+    put(&f, 0, "d", 5).await;
+    let keys = ["tag".to_owned(), "i".to_owned()];
+    for (start, end, expected) in [
+        (0, 4, "aabbbccccddddd"),
+        (1, 2, "bbb"),
+        (1, 4, "bbbccccddddd"),
+        (2, 3, "cccc"),
+        (3, 4, "ddddd"),
+        (0, 1, "aa"),
+        (4, 4, ""),
+    ] {
+        for keys in [Some(&keys[..]), None] {
+            let fetched = f.shipper.read_columns("proj", "web", 0, start, end, keys).await.unwrap();
+            let mut tags = String::new();
+            for fetched in fetched {
+                let slice = fetched.slice(start, end).unwrap();
+                for row in slice.rows.clone() {
+                    tags.push_str(slice.section.columns["tag"].get(row as usize).unwrap());
+                }
+            }
+            assert_eq!(tags, expected, "positions {start}..{end}");
+        }
+    }
+}

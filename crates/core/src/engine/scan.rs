@@ -78,6 +78,40 @@ impl Engine {
             .collect()
     }
 
+    /// The retained segments of a shard holding log groups at positions `[start, end)`, in
+    /// order (what a pull of that range reads; the shipper reads their columns instead).
+    pub async fn segments_in_positions(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<SegmentRef>> {
+        let record = self.logstore(project, logstore).await?;
+        if shard >= record.shard_count {
+            return Err(EngineError::ShardNotExist(shard));
+        }
+        let cutoff = record.expiry_cutoff(self.now());
+        let pk = keys::segments(project, &record.name, &record.incarnation, shard);
+        let first =
+            Query::partition(pk.clone()).to(std::ops::Bound::Included(keys::position_sk(start))).reversed().limit(1);
+        let rest = Query::partition(pk)
+            .from(std::ops::Bound::Excluded(keys::position_sk(start)))
+            .to(std::ops::Bound::Excluded(keys::position_sk(end)));
+        let mut items = self.meta.query(first).await?;
+        items.extend(self.meta.query(rest).await?);
+        let mut segments = Vec::with_capacity(items.len());
+        for item in items {
+            let segment: SegmentRecord = records::decode("segment", &item.value)?;
+            let expired = cutoff.is_some_and(|cutoff| segment.receive_time < cutoff);
+            if !expired && segment.end_position() > start && segment.position < end {
+                segments.push(SegmentRef { shard, record: segment });
+            }
+        }
+        Ok(segments)
+    }
+
     /// Whether the object store reads locally (see [`crate::store::ObjectStore::reads_locally`]).
     pub fn reads_locally(&self) -> bool {
         self.objects.reads_locally()

@@ -3,10 +3,9 @@
 
 use crate::config::CsvSettings;
 
-use super::{Columns, EncodeError, Value};
-use logport_core::view::GroupView;
+use super::{EncodeError, Field, Slice, Value, for_each_row};
 
-pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<(Vec<u8>, u64), EncodeError> {
+pub(super) fn write(slices: &[Slice], settings: &CsvSettings) -> Result<(Vec<u8>, u64), EncodeError> {
     let error = |error: csv::Error| EncodeError { format: "csv", message: error.to_string() };
     let terminator = if settings.line_feed == "\r\n" { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
     let mut writer = csv::WriterBuilder::new()
@@ -20,11 +19,11 @@ pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<
     if settings.header {
         writer.write_record(&settings.columns).map_err(error)?;
     }
-    let columns = Columns::new(settings.columns.iter().map(String::as_str));
+    let fields: Vec<Field> = settings.columns.iter().map(|name| Field::of(name)).collect();
     let mut lines = 0u64;
     let mut failure = None;
     let mut time_text = String::new();
-    columns.for_each_row(groups, |values| {
+    for_each_row(slices, &fields, |values| {
         if failure.is_some() {
             return;
         }
@@ -55,12 +54,11 @@ pub(super) fn write(groups: &[GroupView<'_>], settings: &CsvSettings) -> Result<
 mod tests {
     use logport_core::model::{Content, Log, LogGroup};
 
-    use super::super::lists_of;
+    use super::super::slices_of;
     use super::*;
 
     fn csv(groups: &[LogGroup], settings: &CsvSettings) -> (Vec<u8>, u64) {
-        let lists = lists_of(groups);
-        write(&logport_core::view::groups(&lists).unwrap(), settings).unwrap()
+        write(&slices_of(groups, &["a", "missing"]), settings).unwrap()
     }
 
     fn settings(delimiter: u8, quote: u8, escape: u8, header: bool, line_feed: &str) -> CsvSettings {

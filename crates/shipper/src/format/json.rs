@@ -1,38 +1,84 @@
 //! JSON: one object per line, `__time__` (a number), `__topic__`, `__source__`, the tags as
-//! `__tag__:<key>` when enabled, then every content key in the log's order.
+//! `__tag__:<key>` when enabled, then every content key the log has, in the order of the
+//! segment's keys (JSON objects are unordered; a key a log repeats gives its first value).
 
 use std::io::Write;
 
+use logport_core::columns::Column;
 use logport_core::model::TAG_PREFIX;
 
-use logport_core::view::GroupView;
+use super::Slice;
 
-pub(super) fn write(groups: &[GroupView<'_>], enable_tag: bool) -> (Vec<u8>, u64) {
+/// How one content column is written: per dictionary code its whole `,"key":"value"` member
+/// (escaped once per distinct value), or for a plain column the `,"key":` prefix.
+enum Member<'s> {
+    Dict { codes: &'s [u16], members: Vec<Vec<u8>> },
+    Plain { column: &'s Column, prefix: Vec<u8> },
+}
+
+pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
     let mut lines = 0u64;
-    for group in groups {
+    for slice in slices {
         // The group-level part of every line, written once per group.
-        let mut shared = Vec::new();
-        shared.extend_from_slice(b",\"__topic__\":");
-        string(&mut shared, group.topic);
-        shared.extend_from_slice(b",\"__source__\":");
-        string(&mut shared, group.source);
-        if enable_tag {
-            for (key, value) in &group.tags {
-                shared.push(b',');
-                string(&mut shared, &format!("{TAG_PREFIX}{key}"));
-                shared.push(b':');
-                string(&mut shared, value);
-            }
-        }
-        for log in &group.logs {
-            let _ = write!(out, "{{\"__time__\":{}", log.time);
-            out.extend_from_slice(&shared);
-            for (key, value) in group.contents(log) {
-                out.push(b',');
-                string(&mut out, key);
-                out.push(b':');
-                string(&mut out, value);
+        let shared: Vec<Vec<u8>> = slice
+            .section
+            .groups
+            .iter()
+            .map(|group| {
+                let mut shared = Vec::new();
+                shared.extend_from_slice(b",\"__topic__\":");
+                string(&mut shared, &group.topic);
+                shared.extend_from_slice(b",\"__source__\":");
+                string(&mut shared, &group.source);
+                if enable_tag {
+                    for (key, value) in &group.tags {
+                        shared.push(b',');
+                        string(&mut shared, &format!("{TAG_PREFIX}{key}"));
+                        shared.push(b':');
+                        string(&mut shared, value);
+                    }
+                }
+                shared
+            })
+            .collect();
+        let members: Vec<Member<'_>> = slice
+            .keys
+            .iter()
+            .filter_map(|key| {
+                let mut prefix = vec![b','];
+                string(&mut prefix, key);
+                prefix.push(b':');
+                match slice.section.columns.get(key)? {
+                    Column::Dict { values, codes } => {
+                        let members = std::iter::once(Vec::new())
+                            .chain(values.iter().map(|value| {
+                                let mut member = prefix.clone();
+                                string(&mut member, value);
+                                member
+                            }))
+                            .collect();
+                        Some(Member::Dict { codes, members })
+                    }
+                    column @ Column::Plain { .. } => Some(Member::Plain { column, prefix }),
+                    Column::Counts { .. } | Column::Absent => None,
+                }
+            })
+            .collect();
+        for row in slice.rows.clone() {
+            let index = row as usize;
+            let _ = write!(out, "{{\"__time__\":{}", slice.section.times[index]);
+            out.extend_from_slice(&shared[slice.section.group_of[index] as usize]);
+            for member in &members {
+                match member {
+                    Member::Dict { codes, members } => out.extend_from_slice(&members[usize::from(codes[index])]),
+                    Member::Plain { column, prefix } => {
+                        if let Some(value) = column.get(index) {
+                            out.extend_from_slice(prefix);
+                            string(&mut out, value);
+                        }
+                    }
+                }
             }
             out.extend_from_slice(b"}\n");
             lines += 1;
@@ -50,7 +96,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use logport_core::model::{Content, Log, LogGroup, LogTag};
 
-    use super::super::lists_of;
+    use super::super::slices_of;
     use super::*;
 
     #[test]
@@ -69,9 +115,8 @@ mod tests {
             log_tags: vec![LogTag { key: "host".into(), value: "web-1".into() }],
             ..Default::default()
         };
-        let lists = lists_of(std::slice::from_ref(&group));
-        let views = logport_core::view::groups(&lists).unwrap();
-        let (bytes, lines) = write(&views, true);
+        let slices = slices_of(std::slice::from_ref(&group), &["msg", "n"]);
+        let (bytes, lines) = write(&slices, true);
         assert_eq!(lines, 1);
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(text.lines().count(), 1);
@@ -81,7 +126,7 @@ mod tests {
             serde_json::json!({"__time__": 1_700_000_000, "__topic__": "t", "__source__": "10.0.0.1",
                 "__tag__:host": "web-1", "msg": "say \"hi\"\n", "n": "1"})
         );
-        let (without_tags, _) = write(&views, false);
+        let (without_tags, _) = write(&slices, false);
         assert!(!String::from_utf8(without_tags).unwrap().contains("__tag__"));
     }
 }

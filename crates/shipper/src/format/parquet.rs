@@ -1,23 +1,20 @@
 //! Parquet: one column per configured key with its type; a value that does not convert, or a
-//! missing key, is null. Snappy, when chosen, is the page codec.
+//! missing key, is null. Snappy, when chosen, is the page codec. Built a column at a time, one
+//! record batch per segment: a dictionary column's distinct values are converted once and picked
+//! by code (arrow's `take`).
 
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch, UInt16Array};
 use arrow_schema::{DataType, Field, Schema};
+use arrow_select::take::take;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::{Columns, EncodeError, Encoded, Value};
+use super::{EncodeError, Encoded, Field as Source, Slice, Value};
 use crate::config::{Column, ColumnType};
-use logport_core::view::GroupView;
-
-/// Rows per record batch (and at most per row group).
-const BATCH_ROWS: usize = 64 * 1024;
 
 enum Builder {
     String(StringBuilder),
@@ -29,14 +26,14 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(column_type: ColumnType) -> Self {
+    fn new(column_type: ColumnType, rows: usize) -> Self {
         match column_type {
-            ColumnType::String => Self::String(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)),
-            ColumnType::Boolean => Self::Boolean(BooleanBuilder::with_capacity(BATCH_ROWS)),
-            ColumnType::Int32 => Self::Int32(Int32Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Int64 => Self::Int64(Int64Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Float => Self::Float(Float32Builder::with_capacity(BATCH_ROWS)),
-            ColumnType::Double => Self::Double(Float64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::String => Self::String(StringBuilder::with_capacity(rows, rows * 16)),
+            ColumnType::Boolean => Self::Boolean(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Int32 => Self::Int32(Int32Builder::with_capacity(rows)),
+            ColumnType::Int64 => Self::Int64(Int64Builder::with_capacity(rows)),
+            ColumnType::Float => Self::Float(Float32Builder::with_capacity(rows)),
+            ColumnType::Double => Self::Double(Float64Builder::with_capacity(rows)),
         }
     }
 
@@ -54,17 +51,6 @@ impl Builder {
             (Self::Float(b), value) => b.append_option(text_of(value).and_then(|t| t.trim().parse().ok())),
             (Self::Double(b), Value::Time(time)) => b.append_value(f64::from(time)),
             (Self::Double(b), value) => b.append_option(text_of(value).and_then(|t| t.trim().parse().ok())),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Self::String(b) => b.len(),
-            Self::Boolean(b) => b.len(),
-            Self::Int32(b) => b.len(),
-            Self::Int64(b) => b.len(),
-            Self::Float(b) => b.len(),
-            Self::Double(b) => b.len(),
         }
     }
 
@@ -110,7 +96,26 @@ fn data_type(column_type: ColumnType) -> DataType {
     }
 }
 
-pub(super) fn write(groups: &[GroupView<'_>], columns: &[Column], snappy: bool) -> Result<Encoded, EncodeError> {
+/// One configured column of one slice's rows.
+fn array(column_type: ColumnType, source: &Source, slice: &Slice) -> ArrayRef {
+    let rows = slice.rows.clone();
+    let column = source.column(slice);
+    if let Some(logport_core::columns::Column::Dict { values, codes }) = column {
+        // Code 0 (no value) is the table's first entry, a null.
+        let mut table = Builder::new(column_type, values.len() + 1);
+        table.append(Value::Missing);
+        values.iter().for_each(|value| table.append(Value::Text(value)));
+        let indices = UInt16Array::from(codes[rows.start as usize..rows.end as usize].to_vec());
+        return take(&table.finish(), &indices, None).expect("codes are checked on decode");
+    }
+    let mut builder = Builder::new(column_type, rows.len());
+    for row in rows {
+        builder.append(source.value(slice, column, row));
+    }
+    builder.finish()
+}
+
+pub(super) fn write(slices: &[Slice], columns: &[Column], snappy: bool) -> Result<Encoded, EncodeError> {
     let error = |message: String| EncodeError { format: "parquet", message };
     let schema = Arc::new(Schema::new(
         columns.iter().map(|c| Field::new(&c.name, data_type(c.column_type), true)).collect::<Vec<_>>(),
@@ -122,36 +127,15 @@ pub(super) fn write(groups: &[GroupView<'_>], columns: &[Column], snappy: bool) 
         .build();
     let mut writer =
         ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties)).map_err(|e| error(e.to_string()))?;
-    let mut builders: Vec<Builder> = columns.iter().map(|c| Builder::new(c.column_type)).collect();
-    let resolver = Columns::new(columns.iter().map(|c| c.name.as_str()));
+    let sources: Vec<Source> = columns.iter().map(|c| Source::of(&c.name)).collect();
     let mut lines = 0u64;
-    let mut failure: Option<String> = None;
-    let flush = |builders: &mut Vec<Builder>, writer: &mut ArrowWriter<Vec<u8>>| -> Result<(), String> {
-        if builders.first().is_none_or(|b| b.len() == 0) {
-            return Ok(());
-        }
-        let arrays: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
-        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())
-    };
-    resolver.for_each_row(groups, |values| {
-        if failure.is_some() {
-            return;
-        }
-        for (builder, value) in builders.iter_mut().zip(values) {
-            builder.append(*value);
-        }
-        lines += 1;
-        if builders[0].len() >= BATCH_ROWS
-            && let Err(e) = flush(&mut builders, &mut writer)
-        {
-            failure = Some(e);
-        }
-    });
-    if let Some(message) = failure {
-        return Err(error(message));
+    for slice in slices.iter().filter(|slice| !slice.rows.is_empty()) {
+        let arrays: Vec<ArrayRef> =
+            columns.iter().zip(&sources).map(|(column, source)| array(column.column_type, source, slice)).collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| error(e.to_string()))?;
+        writer.write(&batch).map_err(|e| error(e.to_string()))?;
+        lines += slice.rows.len() as u64;
     }
-    flush(&mut builders, &mut writer).map_err(error)?;
     let bytes = writer.into_inner().map_err(|e| error(e.to_string()))?;
     Ok(Encoded { bytes, lines })
 }
@@ -195,8 +179,8 @@ mod tests {
             Column { name: "__topic__".into(), column_type: ColumnType::String },
             Column { name: "absent".into(), column_type: ColumnType::String },
         ];
-        let lists = super::super::lists_of(&[group]);
-        let encoded = write(&logport_core::view::groups(&lists).unwrap(), &columns, true).unwrap();
+        let slices = super::super::slices_of(&[group], &["status", "ok", "rt", "small", "absent"]);
+        let encoded = write(&slices, &columns, true).unwrap();
         assert_eq!(encoded.lines, 3);
         let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(encoded.bytes)).unwrap();
         let codec = reader.metadata().row_group(0).column(1).compression();
