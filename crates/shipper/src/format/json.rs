@@ -89,6 +89,14 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
 
 /// A JSON string literal.
 fn string(out: &mut Vec<u8>, text: &str) {
+    // Most values need no escape (no quote, backslash or control character): copied whole.
+    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
 }
 
@@ -98,6 +106,15 @@ mod tests {
 
     use super::super::slices_of;
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        for text in ["plain", "", "é ünï 日本", "q\"uote", "back\\slash", "tab\there", "nl\n", "\u{1}", "\u{7f}"] {
+            let mut out = Vec::new();
+            string(&mut out, text);
+            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn one_object_per_line() {
