@@ -10,15 +10,20 @@ use logport_core::model::TAG_PREFIX;
 use super::Slice;
 
 /// How one content column is written: per dictionary code its whole `,"key":"value"` member
-/// (escaped once per distinct value), or for a plain column the `,"key":` prefix.
+/// (escaped once per distinct value, back to back in one buffer: `ends[code]` closes member
+/// `code`, and code 0, no value, is empty), or for a plain column the `,"key":` prefix.
 enum Member<'s> {
-    Dict { codes: &'s [u16], members: Vec<Vec<u8>> },
+    Dict { codes: &'s [u16], text: Vec<u8>, ends: Vec<usize> },
     Plain { column: &'s Column, prefix: Vec<u8> },
 }
 
 pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
     let mut lines = 0u64;
+    let total_rows: usize = slices.iter().map(|slice| slice.rows.len()).sum();
+    // `{"__time__":<time>`, formatted once per run of equal times.
+    let (mut time_text, mut last_time) = (Vec::new(), None);
+    let mut reserved = false;
     for slice in slices {
         // The group-level part of every line, written once per group.
         let shared: Vec<Vec<u8>> = slice
@@ -51,14 +56,16 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
                 prefix.push(b':');
                 match slice.section.columns.get(key)? {
                     Column::Dict { values, codes } => {
-                        let members = std::iter::once(Vec::new())
-                            .chain(values.iter().map(|value| {
-                                let mut member = prefix.clone();
-                                string(&mut member, value);
-                                member
-                            }))
-                            .collect();
-                        Some(Member::Dict { codes, members })
+                        let mut text =
+                            Vec::with_capacity(values.iter().map(|value| prefix.len() + value.len() + 2).sum());
+                        let mut ends = Vec::with_capacity(values.len() + 1);
+                        ends.push(0);
+                        for value in values {
+                            text.extend_from_slice(&prefix);
+                            string(&mut text, value);
+                            ends.push(text.len());
+                        }
+                        Some(Member::Dict { codes, text, ends })
                     }
                     column @ Column::Plain { .. } => Some(Member::Plain { column, prefix }),
                     Column::Counts { .. } | Column::Absent => None,
@@ -67,11 +74,22 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
             .collect();
         for row in slice.rows.clone() {
             let index = row as usize;
-            let _ = write!(out, "{{\"__time__\":{}", slice.section.times[index]);
+            let time = slice.section.times[index];
+            if last_time != Some(time) {
+                time_text.clear();
+                let _ = write!(time_text, "{{\"__time__\":{time}");
+                last_time = Some(time);
+            }
+            out.extend_from_slice(&time_text);
             out.extend_from_slice(&shared[slice.section.group_of[index] as usize]);
             for member in &members {
                 match member {
-                    Member::Dict { codes, members } => out.extend_from_slice(&members[usize::from(codes[index])]),
+                    Member::Dict { codes, text, ends } => {
+                        let code = usize::from(codes[index]);
+                        if code > 0 {
+                            out.extend_from_slice(&text[ends[code - 1]..ends[code]]);
+                        }
+                    }
                     Member::Plain { column, prefix } => {
                         if let Some(value) = column.get(index) {
                             out.extend_from_slice(prefix);
@@ -82,6 +100,13 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
             }
             out.extend_from_slice(b"}\n");
             lines += 1;
+        }
+        if !reserved && lines > 0 {
+            // After the first lines: room for the rest at their size so far, so that the buffer
+            // of a whole task is not copied again and again as it grows.
+            let per_line = out.len().div_ceil(lines as usize);
+            out.reserve((total_rows - lines as usize) * per_line * 11 / 10);
+            reserved = true;
         }
     }
     (out, lines)
@@ -114,6 +139,33 @@ mod tests {
             string(&mut out, text);
             assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn each_line_has_its_own_time_group_and_values() {
+        let log = |time: u32, value: &str| Log {
+            time,
+            contents: vec![Content { key: "v".into(), value: value.into() }],
+            time_ns: None,
+        };
+        let group = |topic: &str, logs: Vec<Log>| LogGroup { logs, topic: Some(topic.into()), ..Default::default() };
+        let groups =
+            [group("a", vec![log(5, "x"), log(5, "y"), log(6, "x")]), group("b", vec![log(6, "z"), log(4, "x")])];
+        let (bytes, lines) = write(&slices_of(&groups, &["v"]), false);
+        assert_eq!(lines, 5);
+        let seen: Vec<(u64, String, String)> = String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = |key: &str| value[key].as_str().unwrap().to_owned();
+                (value["__time__"].as_u64().unwrap(), text("__topic__"), text("v"))
+            })
+            .collect();
+        let expected = [(5, "a", "x"), (5, "a", "y"), (6, "a", "x"), (6, "b", "z"), (4, "b", "x")];
+        let expected: Vec<(u64, String, String)> =
+            expected.iter().map(|(time, topic, v)| (*time, (*topic).to_owned(), (*v).to_owned())).collect();
+        assert_eq!(seen, expected);
     }
 
     #[test]
