@@ -91,9 +91,13 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
                         }
                     }
                     Member::Plain { column, prefix } => {
-                        if let Some(value) = column.get(index) {
+                        if let Column::Plain { ends, present, text } = column
+                            && present[index] != 0
+                        {
+                            // Offsets and UTF-8 were checked when the column was decoded.
+                            let start = if index == 0 { 0 } else { ends[index - 1] as usize };
                             out.extend_from_slice(prefix);
-                            string(&mut out, value);
+                            bytes(&mut out, &text.as_bytes()[start..ends[index] as usize]);
                         }
                     }
                 }
@@ -114,14 +118,20 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
 
 /// A JSON string literal.
 fn string(out: &mut Vec<u8>, text: &str) {
+    bytes(out, text.as_bytes());
+}
+
+/// A JSON string literal of UTF-8 bytes.
+fn bytes(out: &mut Vec<u8>, text: &[u8]) {
     // Most values need no escape (no quote, backslash or control character): copied whole.
-    if text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+    if text.iter().all(|byte| *byte >= 0x20 && *byte != b'"' && *byte != b'\\') {
         out.reserve(text.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(text);
         out.push(b'"');
         return;
     }
+    let text = std::str::from_utf8(text).expect("column values are checked UTF-8");
     serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
 }
 
@@ -166,6 +176,32 @@ mod tests {
         let expected: Vec<(u64, String, String)> =
             expected.iter().map(|(time, topic, v)| (*time, (*topic).to_owned(), (*v).to_owned())).collect();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn plain_columns_write_each_value_and_skip_missing_ones() {
+        // Over 4096 distinct values (4666): a plain column; every third log lacks the key.
+        let values: Vec<String> = (0..7000).map(|i| format!("v{i} \"q\" é\t")).collect();
+        let logs = (0..7000u32)
+            .map(|i| Log {
+                time: 7,
+                contents: if i % 3 == 0 {
+                    vec![]
+                } else {
+                    vec![Content { key: "p".into(), value: values[i as usize].clone() }]
+                },
+                time_ns: None,
+            })
+            .collect();
+        let slices = slices_of(&[LogGroup { logs, ..Default::default() }], &["p"]);
+        assert!(matches!(slices[0].section.columns["p"], Column::Plain { .. }));
+        let (bytes, lines) = write(&slices, false);
+        assert_eq!(lines, 7000);
+        for (i, line) in String::from_utf8(bytes).unwrap().lines().enumerate() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let expected = (i % 3 != 0).then(|| values[i].as_str());
+            assert_eq!(value.get("p").map(|p| p.as_str().unwrap()), expected, "line {i}");
+        }
     }
 
     #[test]
