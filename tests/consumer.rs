@@ -330,29 +330,74 @@ fn stop_consumer(mut consumer: Consumer) -> Value {
 }
 
 /// A HEC receiver: checks the token and framing, refuses the first `refuse` requests with 503.
+/// With indexer acknowledgement on (`acks`), events count only once acknowledged.
 struct HecReceiver {
     address: String,
+    /// Events received (with acknowledgement: indexed, i.e. acknowledged).
     events: Arc<Mutex<Vec<Value>>>,
     requests: Arc<AtomicUsize>,
     problems: Arc<Mutex<Vec<String>>>,
+    acks: Option<Arc<Mutex<AckState>>>,
+}
+
+/// Splunk's indexer acknowledgement, as a receiver keeps it: every accepted batch gets an
+/// `ackId`; a batch is indexed at the second poll of its id, except the first `lose` batches,
+/// which an indexer "lost": never acknowledged.
+#[derive(Default)]
+struct AckState {
+    next: u64,
+    lose: u64,
+    pending: HashMap<u64, (Vec<Value>, u32)>,
+    polls: usize,
 }
 
 impl HecReceiver {
     fn start(token: &'static str, refuse: usize) -> HecReceiver {
+        Self::start_with(token, refuse, None)
+    }
+
+    fn with_acks(token: &'static str, lose: u64) -> HecReceiver {
+        Self::start_with(token, 0, Some(AckState { lose, ..Default::default() }))
+    }
+
+    fn start_with(token: &'static str, refuse: usize, acks: Option<AckState>) -> HecReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let events = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
         let problems = Arc::new(Mutex::new(Vec::new()));
-        let (e, r, p) = (events.clone(), requests.clone(), problems.clone());
+        let acks = acks.map(|acks| Arc::new(Mutex::new(acks)));
+        let (e, r, p, a) = (events.clone(), requests.clone(), problems.clone(), acks.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (e, r, p) = (e.clone(), r.clone(), p.clone());
-                std::thread::spawn(move || serve_hec(stream, token, refuse, &e, &r, &p));
+                let (e, r, p, a) = (e.clone(), r.clone(), p.clone(), a.clone());
+                std::thread::spawn(move || serve_hec(stream, token, refuse, &e, &r, &p, a.as_deref()));
             }
         });
-        HecReceiver { address, events, requests, problems }
+        HecReceiver { address, events, requests, problems, acks }
     }
+}
+
+/// The answer to `POST /services/collector/ack`: each asked id, acknowledged or not.
+fn answer_acks(state: &mut AckState, body: &[u8], events: &Mutex<Vec<Value>>) -> String {
+    state.polls += 1;
+    let asked: Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut answer = serde_json::Map::new();
+    for id in asked["acks"].as_array().into_iter().flatten().filter_map(Value::as_u64) {
+        let indexed = match state.pending.get_mut(&id) {
+            Some((_, polls)) if id >= state.lose => {
+                *polls += 1;
+                *polls >= 2
+            }
+            _ => false,
+        };
+        if indexed {
+            let (batch, _) = state.pending.remove(&id).unwrap();
+            events.lock().unwrap().extend(batch);
+        }
+        answer.insert(id.to_string(), Value::Bool(indexed));
+    }
+    serde_json::json!({ "acks": answer }).to_string()
 }
 
 fn serve_hec(
@@ -362,6 +407,7 @@ fn serve_hec(
     events: &Mutex<Vec<Value>>,
     requests: &AtomicUsize,
     problems: &Mutex<Vec<String>>,
+    acks: Option<&Mutex<AckState>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
@@ -386,7 +432,15 @@ fn serve_hec(
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
         let number = requests.fetch_add(1, Ordering::SeqCst);
-        let (status, answer) = if !request_line.starts_with("POST /services/collector/event ") {
+        let channel = headers.get("x-splunk-request-channel");
+        let (status, answer) = if acks.is_some() && channel.is_none_or(|channel| channel.len() != 36) {
+            problems.lock().unwrap().push(format!("no request channel on {request_line:?}"));
+            (400, r#"{"text":"Data channel is missing","code":10}"#.to_owned())
+        } else if let Some(acks) = acks
+            && request_line.starts_with("POST /services/collector/ack ")
+        {
+            (200, answer_acks(&mut acks.lock().unwrap(), &body, events))
+        } else if !request_line.starts_with("POST /services/collector/event ") {
             problems.lock().unwrap().push(format!("unexpected request {request_line:?}"));
             (404, r#"{"text":"not found","code":404}"#.to_owned())
         } else if headers.get("authorization").map(String::as_str) != Some(&format!("Splunk {token}")) {
@@ -403,8 +457,19 @@ fn serve_hec(
                     Err(error) => problems.lock().unwrap().push(format!("bad batch framing: {error}")),
                 }
             }
-            events.lock().unwrap().extend(batch);
-            (200, r#"{"text":"Success","code":0}"#.to_owned())
+            match acks {
+                Some(acks) => {
+                    let mut acks = acks.lock().unwrap();
+                    let id = acks.next;
+                    acks.next += 1;
+                    acks.pending.insert(id, (batch, 0));
+                    (200, format!(r#"{{"text":"Success","code":0,"ackId":{id}}}"#))
+                }
+                None => {
+                    events.lock().unwrap().extend(batch);
+                    (200, r#"{"text":"Success","code":0}"#.to_owned())
+                }
+            }
         };
         let reason = if status == 200 { "OK" } else { "Error" };
         let response = format!(
@@ -447,6 +512,49 @@ fn hec_outage_pauses_consumption_and_loses_nothing() {
     assert!(hec.requests.load(Ordering::SeqCst) > 12);
     assert!(counters["refused"].as_u64().unwrap() >= 1, "the outage paused the shards: {counters}");
     assert_eq!(counters["logs"], 2000);
+}
+
+/// With indexer acknowledgement on, a batch counts as delivered only once the indexer says so:
+/// a batch it never acknowledges times out and is sent again, so every log is indexed (at least
+/// once) and the checkpoint never passes a log that is not.
+fn hec_acknowledgement(component: Option<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let logstore = if component.is_some() { "hec-acks-wasm" } else { "hec-acks" };
+    let server = setup(dir.path(), logstore, 1);
+    let total = 1500u64;
+    put_ids(&server.client(PROJECT), logstore, 1, 0, total);
+    // The indexer loses the first batch: its ackId is never acknowledged.
+    let hec = HecReceiver::with_acks("ack-token", 1);
+    let sink = format!(
+        "type = \"hec\"\nurl = \"http://{}\"\ntoken = \"ack-token\"\nbatch_bytes = 32768\nattempts = 2\n\
+         ack_channel = \"0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b\"\nack_timeout_secs = 1",
+        hec.address
+    );
+    let config = write_config(dir.path(), &server, logstore, "hec-ack", &sink);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_logport"));
+    command.args(["consume", "--config"]).arg(&config);
+    if let Some(wasm) = &component {
+        command.arg("--component").arg(wasm).arg("--cache-dir").arg(dir.path().join("wasm-cache"));
+    }
+    let child = command.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let consumer = Consumer(Some(child));
+    let indexed_ids = || -> BTreeSet<u64> {
+        hec.events.lock().unwrap().iter().map(|e| e["event"]["id"].as_str().unwrap().parse().unwrap()).collect()
+    };
+    wait_for("every log indexed", Duration::from_secs(90), || indexed_ids().len() as u64 >= total);
+    let counters = stop_consumer(consumer);
+    assert_eq!(hec.problems.lock().unwrap().as_slice(), &[] as &[String]);
+    assert_eq!(indexed_ids(), (0..total).collect::<BTreeSet<_>>(), "every log indexed");
+    let acks = hec.acks.as_ref().unwrap().lock().unwrap();
+    assert!(acks.next >= 2 && acks.polls >= 2, "batches were acknowledged one by one");
+    // The lost batch's logs were sent again: refused (timed out) once, delivered after.
+    assert!(counters["refused"].as_u64().unwrap() >= 1, "the lost batch paused the shard: {counters}");
+    assert!(hec.events.lock().unwrap().len() as u64 >= total);
+}
+
+#[test]
+fn hec_acknowledgement_holds_logs_until_indexed() {
+    hec_acknowledgement(None);
 }
 
 /// A TCP receiver of octet-counted syslog frames; keeps every message. It reads about
@@ -715,6 +823,12 @@ fn consumer_wasm() -> PathBuf {
     );
     assert!(path.exists(), "no component at {}", path.display());
     path
+}
+
+#[cfg(feature = "wasm")]
+#[test]
+fn the_component_holds_hec_logs_until_indexed() {
+    hec_acknowledgement(Some(consumer_wasm()));
 }
 
 #[cfg(feature = "wasm")]
