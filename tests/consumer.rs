@@ -428,9 +428,26 @@ fn serve_hec(
                 headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
             }
         }
-        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
+        let mut body = Vec::new();
+        if headers.get("transfer-encoding").is_some_and(|coding| coding.eq_ignore_ascii_case("chunked")) {
+            // What the component's outgoing requests (wasi:http) send: chunks, then a 0 chunk.
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).unwrap();
+                let size = usize::from_str_radix(size.trim_end().split(';').next().unwrap(), 16).unwrap();
+                if size == 0 {
+                    reader.read_line(&mut String::new()).unwrap();
+                    break;
+                }
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).unwrap();
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            body.resize(length, 0);
+            reader.read_exact(&mut body).unwrap();
+        }
         let number = requests.fetch_add(1, Ordering::SeqCst);
         let channel = headers.get("x-splunk-request-channel");
         let (status, answer) = if acks.is_some() && channel.is_none_or(|channel| channel.len() != 36) {
@@ -541,7 +558,21 @@ fn hec_acknowledgement(component: Option<PathBuf>) {
     let indexed_ids = || -> BTreeSet<u64> {
         hec.events.lock().unwrap().iter().map(|e| e["event"]["id"].as_str().unwrap().parse().unwrap()).collect()
     };
-    wait_for("every log indexed", Duration::from_secs(90), || indexed_ids().len() as u64 >= total);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (indexed_ids().len() as u64) < total {
+        if Instant::now() > deadline {
+            let acks = hec.acks.as_ref().unwrap().lock().unwrap();
+            panic!(
+                "not every log indexed after 90 s: {} of {total}; {} requests, {} batches, {} ack polls, problems {:?}",
+                indexed_ids().len(),
+                hec.requests.load(Ordering::SeqCst),
+                acks.next,
+                acks.polls,
+                hec.problems.lock().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let counters = stop_consumer(consumer);
     assert_eq!(hec.problems.lock().unwrap().as_slice(), &[] as &[String]);
     assert_eq!(indexed_ids(), (0..total).collect::<BTreeSet<_>>(), "every log indexed");
