@@ -48,7 +48,7 @@ pub struct PullOutcome {
 const SEGMENTS_PER_QUERY: usize = 32;
 
 impl Engine {
-    async fn shard_of(&self, project: &str, logstore: &str, shard: u32) -> Result<LogstoreRecord> {
+    pub(super) async fn shard_of(&self, project: &str, logstore: &str, shard: u32) -> Result<LogstoreRecord> {
         let record = self.logstore(project, logstore).await?;
         if shard >= record.shard_count {
             return Err(EngineError::ShardNotExist(shard));

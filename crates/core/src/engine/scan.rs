@@ -60,10 +60,7 @@ impl Engine {
         position: u64,
         around: usize,
     ) -> Result<Vec<SegmentRef>> {
-        let record = self.logstore(project, logstore).await?;
-        if shard >= record.shard_count {
-            return Err(EngineError::ShardNotExist(shard));
-        }
+        let record = self.shard_of(project, logstore, shard).await?;
         let pk = keys::segments(project, &record.name, &record.incarnation, shard);
         let sk = keys::position_sk(position);
         let before =
@@ -88,10 +85,7 @@ impl Engine {
         start: u64,
         end: u64,
     ) -> Result<Vec<SegmentRef>> {
-        let record = self.logstore(project, logstore).await?;
-        if shard >= record.shard_count {
-            return Err(EngineError::ShardNotExist(shard));
-        }
+        let record = self.shard_of(project, logstore, shard).await?;
         let cutoff = record.expiry_cutoff(self.now());
         let pk = keys::segments(project, &record.name, &record.incarnation, shard);
         let first =
