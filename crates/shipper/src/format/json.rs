@@ -14,7 +14,7 @@ use super::Slice;
 /// `code`, and code 0, no value, is empty), or for a plain column the `,"key":` prefix.
 enum Member<'s> {
     Dict { codes: &'s [u16], text: Vec<u8>, ends: Vec<usize> },
-    Plain { column: &'s Column, prefix: Vec<u8> },
+    Plain { ends: &'s [u32], present: &'s [u8], text: &'s str, prefix: Vec<u8> },
 }
 
 pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
@@ -67,7 +67,7 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
                         }
                         Some(Member::Dict { codes, text, ends })
                     }
-                    column @ Column::Plain { .. } => Some(Member::Plain { column, prefix }),
+                    Column::Plain { ends, present, text } => Some(Member::Plain { ends, present, text, prefix }),
                     Column::Counts { .. } | Column::Absent => None,
                 }
             })
@@ -90,10 +90,8 @@ pub(super) fn write(slices: &[Slice], enable_tag: bool) -> (Vec<u8>, u64) {
                             out.extend_from_slice(&text[ends[code - 1]..ends[code]]);
                         }
                     }
-                    Member::Plain { column, prefix } => {
-                        if let Column::Plain { ends, present, text } = column
-                            && present[index] != 0
-                        {
+                    Member::Plain { ends, present, text, prefix } => {
+                        if present[index] != 0 {
                             // Offsets and UTF-8 were checked when the column was decoded.
                             let start = if index == 0 { 0 } else { ends[index - 1] as usize };
                             out.extend_from_slice(prefix);
